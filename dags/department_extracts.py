@@ -1,0 +1,45 @@
+"""One extract DAG per department feed, generated from the source registry (sources.yml).
+
+A department's failure or backfill never blocks another. Each object task publishes the feed's raw Asset,
+which schedules the warehouse build. Scheduling is explicit (Airflow 3 changed the defaults):
+CronTriggerTimetable (runs *at* the cron time, no data-interval shift), catchup off, one active run.
+Backfill an interval with:  hub backfill <feed> --from <watermark> --to <watermark>
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import Asset, CronTriggerTimetable, dag, task
+
+from govhub.extract.registry import load_registry
+from govhub.pipeline import raw_asset_uri
+
+DEFAULT_ARGS = {"retries": 2, "retry_delay": dt.timedelta(minutes=2), "retry_exponential_backoff": True}
+
+
+def make_extract_dag(feed_name: str, schedule: str, department: str, objects: list[str]):
+    @dag(
+        dag_id=f"extract_{feed_name}",
+        description=f"Extract {department} into raw ({', '.join(objects)})",
+        schedule=CronTriggerTimetable(schedule, timezone="Asia/Shanghai"),
+        start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["extract", feed_name],
+    )
+    def extract_dag():
+        @task(outlets=[Asset(name=f"raw_{feed_name}", uri=raw_asset_uri(feed_name))])
+        def extract() -> list[dict]:
+            from govhub.pipeline import extract as run_extract
+
+            return run_extract(feed_name)
+
+        extract()
+
+    return extract_dag()
+
+
+for _name, _feed in load_registry().items():
+    globals()[f"extract_{_name}"] = make_extract_dag(_name, _feed.schedule, _feed.department, list(_feed.objects))

@@ -1,0 +1,18 @@
+{# Raw keeps every version a source sent; staging reads the latest one per source record. #}
+{% macro latest_version(relation, order_by) -%}
+    select distinct on (_record_key) *
+    from {{ relation }}
+    order by _record_key, {{ order_by }} desc, _extracted_at desc
+{%- endmacro %}
+
+{% macro ts14(column) -%}
+    (to_timestamp(nullif(trim({{ column }}), ''), 'YYYYMMDDHH24MISS')::timestamp at time zone 'Asia/Shanghai')
+{%- endmacro %}
+
+{% macro date8(column) -%}
+    case when {{ column }} ~ '^\d{8}$' then to_date({{ column }}, 'YYYYMMDD') end
+{%- endmacro %}
+
+{% macro person_name(column) -%}
+    nullif(regexp_replace(util.hub_fw2hw({{ column }}), '\s', '', 'g'), '')
+{%- endmacro %}

@@ -1,0 +1,83 @@
+{#
+  SQL functions shared by the staging models, created before every run (idempotent).
+
+  hub_fw2hw(text)        full-width digits/letters/space -> half-width
+  hub_id_clean(text)     ID number as sent -> upper-case, half-width, no spaces; 15-digit legacy numbers
+                         are expanded to 18 by the GB 11643 rule (insert "19", compute the check character)
+  hub_id_check(text)     ISO 7064 MOD 11-2 check character of the first 17 digits
+  hub_id_status(text)    valid / repaired / invalid_check / invalid_date / malformed / missing
+  hub_cn_digits(text)    Chinese numerals in house and group numbers -> digits (三组十五号 -> 3组15号)
+  hub_addr_key(text)     address normalised for matching against the building registry
+  Tested against python-stdnum's cn.ric in tests/dbt_project/test_udfs.py.
+#}
+{% macro create_udfs() %}
+create schema if not exists util;
+create or replace function util.hub_fw2hw(t text) returns text language sql immutable parallel safe as $$
+  select translate(t, '０１２３４５６７８９ＸｘＡＢＣＤＥＦ　', '0123456789XxABCDEF ')
+$$;
+create or replace function util.hub_id_check(body17 text) returns text language sql immutable parallel safe as $$
+  select substr('10X98765432', (
+      sum(substr(body17, i, 1)::int * ((2 ^ (18 - i))::bigint % 11))::int % 11) + 1, 1)
+  from generate_series(1, 17) as i
+$$;
+create or replace function util.hub_id_compact(t text) returns text language sql immutable parallel safe as $$
+  select nullif(upper(regexp_replace(util.hub_fw2hw(coalesce(t, '')), '[\s\-]', '', 'g')), '')
+$$;
+create or replace function util.hub_id_clean(t text) returns text language sql immutable parallel safe as $$
+  with c as (select util.hub_id_compact(t) as v)
+  select case
+    when v ~ '^\d{15}$' then substr(v, 1, 6) || '19' || substr(v, 7, 9)
+                              || util.hub_id_check(substr(v, 1, 6) || '19' || substr(v, 7, 9))
+    else v end
+  from c
+$$;
+create or replace function util.hub_id_birth_ok(v text) returns boolean language plpgsql immutable parallel safe as $$
+begin
+  return to_char(to_date(substr(v, 7, 8), 'YYYYMMDD'), 'YYYYMMDD') = substr(v, 7, 8);
+exception when others then return false;
+end $$;
+create or replace function util.hub_id_status(t text) returns text language sql immutable parallel safe as $$
+  with c as (select util.hub_id_compact(t) as compact, util.hub_id_clean(t) as v)
+  select case
+    when compact is null then 'missing'
+    when v !~ '^\d{17}[\dX]$' then 'malformed'
+    when not util.hub_id_birth_ok(v) or substr(v, 7, 4)::int < 1900 then 'invalid_date'
+    when util.hub_id_check(substr(v, 1, 17)) <> substr(v, 18, 1) then 'invalid_check'
+    when coalesce(t, '') <> v then 'repaired'
+    else 'valid' end
+  from c
+$$;
+create or replace function util.hub_cn_digits(t text) returns text language sql immutable parallel safe as $$
+  select translate(
+    regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
+    regexp_replace(regexp_replace(t,
+      '([一二三四五六七八九])百([一二三四五六七八九])十([一二三四五六七八九])', '\1\2\3', 'g'),
+      '([一二三四五六七八九])百([一二三四五六七八九])十', '\1\20', 'g'),
+      '([一二三四五六七八九])百零([一二三四五六七八九])', '\10\2', 'g'),
+      '([一二三四五六七八九])百', '\100', 'g'),
+      '([一二三四五六七八九])十([一二三四五六七八九])', '\1\2', 'g'),
+      '([一二三四五六七八九])十', '\10', 'g'),
+      '十([一二三四五六七八九])', '1\1', 'g'),
+      '十', '10', 'g'),
+    '零一二三四五六七八九', '0123456789')
+$$;
+create or replace function util.hub_addr_key(t text) returns text language sql immutable parallel safe as $$
+  select nullif(util.hub_cn_digits(regexp_replace(util.hub_fw2hw(coalesce(t, '')), '\s|^.{1,4}县', '', 'g')), '')
+$$;
+create or replace function util.hub_id_hash(id18 text, hash_key text) returns text language sql immutable parallel safe as $$
+  -- keyed SHA-256 (pgcrypto's hmac is not in every PostgreSQL build; the key is a secret prefix)
+  select case when id18 is null then null else encode(sha256(convert_to(hash_key || ':' || id18, 'UTF8')), 'hex') end
+$$;
+create or replace function util.hub_mask_name(name text) returns text language sql immutable parallel safe as $$
+  -- 张三 -> 张*, 张三明 -> 张*明, 欧阳明华 -> 欧**华
+  select case when name is null or name = '' then null
+              when char_length(name) = 1 then '*'
+              when char_length(name) = 2 then left(name, 1) || '*'
+              else left(name, 1) || repeat('*', char_length(name) - 2) || right(name, 1) end
+$$;
+{% endmacro %}
+
+{# `dbt run-operation install_udfs` creates the functions outside a build (tests, ad-hoc SQL). #}
+{% macro install_udfs() %}
+    {% do run_query(create_udfs()) %}
+{% endmacro %}

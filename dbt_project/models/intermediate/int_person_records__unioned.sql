@@ -1,0 +1,41 @@
+-- One row per source record that describes a person, across departments, in one vocabulary.
+with
+
+residents as (
+    select * from {{ ref('stg_police__residents') }}
+),
+
+floating as (
+    select * from {{ ref('stg_police__floating_residents') }}
+),
+
+key_persons as (
+    select * from {{ ref('stg_police__key_persons') }}
+),
+
+unioned as (
+    select 'police' as source, 'RK_CZRK' as source_object, source_record_id, id_number_raw, id_number, id_status,
+           person_name, sex, birth_date, current_address as address, 'registered' as residence_type,
+           person_status = 'deceased' as is_deceased, source_updated_at
+    from residents
+    union all
+    select 'police', 'RK_LDRK', source_record_id, id_number_raw, id_number, id_status,
+           person_name, sex, birth_date, current_address, 'floating', false, source_updated_at
+    from floating
+    union all
+    select 'police', 'ZDRY', source_record_id, id_number_raw, id_number, id_status,
+           person_name, null, null, null, 'unknown', false, source_updated_at
+    from key_persons
+),
+
+final as (
+    select
+        *,
+        -- the birth date and sex encoded in a usable ID number complete what a department left empty
+        case when id_status in ('valid', 'repaired') then to_date(substr(id_number, 7, 8), 'YYYYMMDD') end as id_birth_date,
+        case when id_status in ('valid', 'repaired')
+             then case when substr(id_number, 17, 1)::int % 2 = 1 then 'M' else 'F' end end as id_sex
+    from unioned
+)
+
+select * from final

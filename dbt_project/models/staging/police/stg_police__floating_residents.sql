@@ -1,0 +1,25 @@
+with
+
+source as (
+    {{ latest_version(source('police', 'police__rk_ldrk'), 'gxsj') }}
+),
+
+final as (
+    select
+        djbh as source_record_id,
+        gmsfhm as id_number_raw,
+        util.hub_id_clean(gmsfhm) as id_number,
+        util.hub_id_status(gmsfhm) as id_status,
+        {{ person_name('xm') }} as person_name,
+        case xb when '1' then 'M' when '2' then 'F' else 'U' end as sex,
+        {{ date8('csrq') }} as birth_date,
+        hjdz as hometown_address,
+        zzdz as current_address,
+        {{ date8('djrq') }} as registered_on,
+        {{ date8('yxqz') }} as valid_until,
+        {{ ts14('gxsj') }} as source_updated_at,
+        _batch_id as batch_id
+    from source
+)
+
+select * from final

@@ -1,0 +1,208 @@
+"""`hub`: the data engineer's command line for the governance data hub."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+
+from govhub.settings import hub_home
+
+
+def _print(obj: object) -> None:
+    print(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from govhub import db
+
+    address = db.server()
+    db.ensure_databases()
+    where = "HUB_DATABASE_URL" if os.environ.get("HUB_DATABASE_URL") else f"embedded, data in {hub_home() / 'pgdata'}"
+    print(f"PostgreSQL ready ({where}): {address.url('warehouse')}")
+    try:
+        from govhub.sim import justice  # noqa: F401  (simulated justice API, when present)
+
+        print(f"justice API: {justice.start_background(hub_home())}")
+    except ImportError:
+        pass
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from govhub import embedded_pg
+
+    try:
+        from govhub.sim import justice
+
+        justice.stop_background(hub_home())
+    except ImportError:
+        pass
+    print("embedded PostgreSQL stopped" if embedded_pg.stop() else "embedded PostgreSQL was not running")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from govhub.sim import runner
+
+    if args.days:
+        _print(runner.advance(args.days))
+    else:
+        rates = json.loads(args.rates) if args.rates else None
+        _print(runner.generate(args.scale, args.seed, rates, reset=args.reset))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from govhub.orchestrate import run_pipeline
+
+    started = time.perf_counter()
+    outcomes = run_pipeline(full_refresh=args.full_refresh, feeds=args.feed)
+    for o in outcomes:
+        print(f"{o.dag_id:<22} {o.state:<8} {o.seconds:>6.1f}s  {o.tasks}")
+    print(f"pipeline pass done in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from govhub.pipeline import extract
+
+    _print(extract(args.feed, interval=(args.start, args.end)))
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from govhub import db
+
+    columns, rows = db.query(args.query, database=args.database)
+    print(db.format_table(columns, rows) if columns else "ok")
+    return 0
+
+
+def status_rows() -> dict[str, object]:
+    from govhub import db
+    from govhub.ops import ensure_ops
+
+    with db.connect() as conn:
+        ensure_ops(conn)
+    _, feeds = db.query(
+        """select distinct on (feed, object) feed, object, status, finished_at, received, loaded, quarantined, message
+           from ops.batch order by feed, object, started_at desc""")
+    _, publication = db.query(
+        "select version, published_at, gate_success, message from ops.publication order by version desc limit 1")
+    _, gate = db.query(
+        """select count(*) filter (where not success and blocking), count(*) filter (where not success and not blocking),
+                  count(*) from ops.validation_result where run_id = (select run_id from ops.validation_result
+                  order by validated_at desc limit 1)""")
+    return {"feeds": feeds, "publication": publication, "gate": gate}
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from govhub import db
+
+    s = status_rows()
+    print("Last batch per feed object:")
+    print(db.format_table(["feed", "object", "status", "finished_at", "received", "loaded", "quarantined", "message"],
+                          s["feeds"]))
+    if s["gate"] and s["gate"][0][2]:
+        blocking, warn, total = s["gate"][0]
+        print(f"Last gate: {total} expectations, {blocking} blocking failures, {warn} warnings")
+    if s["publication"]:
+        v, at, ok, msg = s["publication"][0]
+        print(f"Last publication attempt: version {v} at {at}: {'published' if ok else 'BLOCKED'}"
+              + (f" — {msg}" if msg and not ok else ""))
+    else:
+        print("Nothing published yet.")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from govhub.evaluate import evaluate
+
+    _print(evaluate())
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from govhub import db
+    from govhub.orchestrate import run_pipeline
+    from govhub.sim import runner
+
+    started = time.perf_counter()
+    cmd_up(args)
+    sim = runner.generate(args.scale, args.seed)
+    if sim["status"] == "exists":
+        sim = runner.advance(1)  # a second demo run: one more simulated day, loaded incrementally
+        print(f"county exists; advanced the clock one day: {sim['written']}")
+    else:
+        print(f"generated the {args.scale} county: {sim['persons']} persons in {sim['seconds']}s")
+    print("running the Airflow DAGs (extracts, then dbt build -> GX gate -> publish) ...")
+    outcomes = run_pipeline()
+    for o in outcomes:
+        print(f"  {o.dag_id:<22} {o.state:<8} {o.seconds:>6.1f}s")
+    _, rows = db.query(
+        """select b.feed, sum(b.received), sum(b.loaded), sum(b.inserted), sum(b.quarantined) from ops.batch b
+           where b.started_at >= now() - make_interval(secs => %s) and b.status = 'succeeded' group by 1 order by 1""",
+        (time.perf_counter() - started + 5,))
+    print("\nRows this run per feed (received = loaded + quarantined; new = new source versions):")
+    print(db.format_table(["feed", "received", "loaded", "new", "quarantined"], rows))
+    _, tables = db.query(
+        """select c.relname, c.reltuples::bigint from pg_class c join pg_namespace n on n.oid = c.relnamespace
+           where n.nspname = 'published' and c.relkind = 'r' order by 1""")
+    counts = [(t, db.query(f'select count(*) from published."{t}"')[1][0][0]) for t, _ in tables]
+    print("\nPublished tables:")
+    print(db.format_table(["table", "rows"], counts))
+    cmd_status(args)
+    print(f"\nDemo finished in {time.perf_counter() - started:.0f}s. Next: `.venv/bin/hub sql \"select * from "
+          "published.fct_event limit 5\"`, `.venv/bin/hub status`, `.venv/bin/hub evaluate`.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hub", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("demo", help="start the embedded stack, simulate a county, run the whole pipeline")
+    p.add_argument("--scale", default="small")
+    p.add_argument("--seed", type=int, default=20261125)
+    p.set_defaults(func=cmd_demo)
+    sub.add_parser("up", help="start the embedded PostgreSQL (and simulated APIs); leave them running").set_defaults(func=cmd_up)
+    sub.add_parser("down", help="stop the embedded stack").set_defaults(func=cmd_down)
+    p = sub.add_parser("run", help="one pipeline pass: extract DAGs, then the warehouse build")
+    p.add_argument("--full-refresh", action="store_true", help="rebuild the warehouse from raw")
+    p.add_argument("--feed", action="append", help="only these feeds' extracts (repeatable)")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("backfill", help="re-read one interval of a sql feed: (--from, --to] in the feed's update-column format")
+    p.add_argument("feed")
+    p.add_argument("--from", dest="start", required=True)
+    p.add_argument("--to", dest="end", required=True)
+    p.set_defaults(func=cmd_backfill)
+    p = sub.add_parser("simulate", help="generate the simulated county, or advance its clock with --days N")
+    p.add_argument("--scale", default="small", choices=["tiny", "small", "county", "city"])
+    p.add_argument("--seed", type=int, default=20261125)
+    p.add_argument("--days", type=int, default=0)
+    p.add_argument("--rates", help='quirk rate overrides as JSON, e.g. \'{"id_legacy15": 0.1}\'')
+    p.add_argument("--reset", action="store_true", help="replace an existing county")
+    p.set_defaults(func=cmd_simulate)
+    p = sub.add_parser("sql", help="run SQL against the warehouse and print a table")
+    p.add_argument("query")
+    p.add_argument("--database", default="warehouse")
+    p.set_defaults(func=cmd_sql)
+    sub.add_parser("status", help="last batch per feed, gate result, published version").set_defaults(func=cmd_status)
+    sub.add_parser("evaluate", help="linkage and grid assignment against the simulator's truth").set_defaults(func=cmd_evaluate)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except Exception as exc:  # one clear line for the user; the traceback with -v
+        if args.verbose:
+            raise
+        print(f"hub {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

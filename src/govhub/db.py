@@ -1,0 +1,68 @@
+"""Connections to the hub's PostgreSQL server (embedded or ``HUB_DATABASE_URL``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from govhub import embedded_pg
+from govhub.settings import AIRFLOW_DB, SOURCE_DBS, TRUTH_DB, WAREHOUSE_DB, ServerAddress, server_from_url
+
+ALL_DATABASES = (WAREHOUSE_DB, AIRFLOW_DB, TRUTH_DB, *SOURCE_DBS.values())
+
+
+def server(start: bool = True) -> ServerAddress:
+    """The server address: ``HUB_DATABASE_URL`` if set, else the embedded server (started on demand)."""
+    url = os.environ.get("HUB_DATABASE_URL")
+    if url:
+        return server_from_url(url)
+    address = embedded_pg.running_address()
+    if address is None:
+        if not start:
+            raise RuntimeError("embedded PostgreSQL is not running: run `hub up` (or set HUB_DATABASE_URL)")
+        address = embedded_pg.start()
+    return address
+
+
+def connect(database: str = WAREHOUSE_DB, autocommit: bool = False, **kwargs: Any) -> psycopg.Connection:
+    return psycopg.connect(server().conninfo(database), autocommit=autocommit, **kwargs)
+
+
+def ensure_databases(names: Iterable[str] = ALL_DATABASES) -> list[str]:
+    """Create the hub's databases that do not exist yet; returns the ones created."""
+    created = []
+    with connect("postgres", autocommit=True) as conn:
+        existing = {r[0] for r in conn.execute("select datname from pg_database")}
+        for name in names:
+            if name not in existing:
+                conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+                created.append(name)
+    return created
+
+
+def query(statement: str, params: Sequence[Any] | None = None, database: str = WAREHOUSE_DB) -> tuple[list[str], list[tuple]]:
+    """Run one statement; return (column names, rows)."""
+    with connect(database) as conn, conn.cursor() as cur:
+        cur.execute(statement, params)
+        if cur.description is None:
+            conn.commit()
+            return [], []
+        return [d.name for d in cur.description], cur.fetchall()
+
+
+def format_table(columns: list[str], rows: list[tuple], max_width: int = 40) -> str:
+    def cell(value: Any) -> str:
+        text = "" if value is None else str(value)
+        return text if len(text) <= max_width else text[: max_width - 1] + "…"
+
+    cells = [[cell(v) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines.append("-+-".join("-" * w for w in widths))
+    lines += [" | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    lines.append(f"({len(rows)} rows)")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Extract department feeds into the raw layer, generic by kind (sql / files / http)."""

@@ -1,0 +1,178 @@
+"""Generic raw loading: lineage columns, content hash, COPY, quarantine and reconciliation.
+
+Every connector hands over plain records (``dict`` of source column -> original value); this module is the
+only place that writes ``raw`` and the batch bookkeeping in ``ops``. One batch is one transaction: rows,
+quarantine, batch row and watermark commit together, so a retried or killed task never half-loads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from govhub.extract.registry import Feed, FeedObject
+
+log = logging.getLogger(__name__)
+LINEAGE = ["_source", "_object", "_batch_id", "_extracted_at", "_row_hash", "_record_key"]
+Validator = Callable[[dict[str, Any]], list[str]]
+
+
+class FeedError(RuntimeError):
+    """A feed failed; the message names feed, object, column and what to do about it."""
+
+    def __init__(self, feed: str, obj: str, column: str | None, problem: str, fix: str):
+        self.feed, self.object, self.column, self.problem, self.fix = feed, obj, column, problem, fix
+        where = f"feed {feed}, object {obj}" + (f", column {column}" if column else "")
+        super().__init__(f"{where}: {problem}. Fix: {fix}")
+
+
+class SchemaDriftError(FeedError):
+    pass
+
+
+@dataclass
+class BatchResult:
+    feed: str
+    object: str
+    batch_id: str
+    received: int = 0
+    loaded: int = 0
+    inserted: int = 0
+    quarantined: int = 0
+    watermark: str | None = None
+    status: str = "succeeded"
+    message: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def new_batch_id(feed: str, obj: str) -> str:
+    return f"{feed}.{obj}.{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}.{uuid.uuid4().hex[:8]}"
+
+
+def as_text(value: Any) -> str | None:
+    """Raw keeps every value as text, exactly as received (timestamps in ISO-8601 with offset)."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def row_hash(values: list[str | None]) -> str:
+    digest = hashlib.sha256()
+    for v in values:
+        digest.update(b"\x00" if v is None else v.encode("utf-8"))
+        digest.update(b"\x1f")
+    return digest.hexdigest()
+
+
+def lock_feed_object(conn: psycopg.Connection, feed: str, obj: str) -> None:
+    """Per-feed-object lock held until the batch commits: a retried or concurrent extract waits, then
+    sees the committed watermark, so nothing is loaded twice."""
+    conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"extract:{feed}:{obj}",))
+
+
+def read_watermark(conn: psycopg.Connection, feed: str, obj: str) -> str | None:
+    row = conn.execute("select value from ops.watermark where feed = %s and object = %s", (feed, obj)).fetchone()
+    return row[0] if row else None
+
+
+def write_watermark(conn: psycopg.Connection, feed: str, obj: str, value: str) -> None:
+    conn.execute(
+        """insert into ops.watermark (feed, object, value) values (%s, %s, %s)
+           on conflict (feed, object) do update set value = excluded.value, updated_at = now()
+           where ops.watermark.value < excluded.value""", (feed, obj, value))
+
+
+def ensure_raw_table(conn: psycopg.Connection, feed: Feed, obj: FeedObject) -> sql.Identifier:
+    table = sql.Identifier("raw", feed.raw_table(obj))
+    cols = [sql.SQL("{} text").format(sql.Identifier(c.lower())) for c in obj.columns]
+    lineage = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL("timestamptz" if c == "_extracted_at" else "text not null"))
+               for c in LINEAGE]
+    conn.execute(sql.SQL("create table if not exists {} ({})").format(table, sql.SQL(", ").join(cols + lineage)))
+    for c in obj.columns:  # a column added to the registry later is added to raw, never dropped
+        conn.execute(sql.SQL("alter table {} add column if not exists {} text").format(table, sql.Identifier(c.lower())))
+    conn.execute(sql.SQL("create unique index if not exists {} on {} (_record_key, _row_hash)").format(
+        sql.Identifier(f"{feed.raw_table(obj)}__version_uq"), table))
+    return table
+
+
+def load_batch(conn: psycopg.Connection, feed: Feed, obj: FeedObject, records: Iterable[dict[str, Any]], *,
+               batch_id: str, validate: Validator | None = None, window: tuple[str | None, str | None] = (None, None),
+               drop_name: str | None = None, watermark_of: Callable[[dict[str, Any]], str | None] | None = None,
+               progress_every: int = 50_000) -> BatchResult:
+    """Load one batch inside the caller's transaction (which holds the feed-object lock)."""
+    result = BatchResult(feed.name, obj.name, batch_id)
+    table = ensure_raw_table(conn, feed, obj)
+    columns = list(obj.columns)
+    extracted_at = dt.datetime.now(dt.UTC)
+    tmp = sql.Identifier(f"load_{obj.raw_table}")
+    conn.execute(sql.SQL("create temp table {} (like {}) on commit drop").format(tmp, table))
+    quarantine: list[tuple] = []
+    max_mark: str | None = None
+    copy_cols = sql.SQL(", ").join(sql.Identifier(c) for c in [c.lower() for c in columns] + LINEAGE)
+    with conn.cursor().copy(sql.SQL("copy {} ({}) from stdin").format(tmp, copy_cols)) as copy:
+        for record in records:
+            result.received += 1
+            reasons = list(validate(record) if validate else [])
+            key_values = [as_text(record.get(k)) for k in obj.primary_key]
+            if any(v is None or v.strip() == "" for v in key_values):
+                reasons.append(f"primary key {'+'.join(obj.primary_key)} is empty")
+            if reasons:
+                original = {k: as_text(v) for k, v in record.items()}
+                quarantine.append((batch_id, feed.name, obj.name, result.received,
+                                   json.dumps(original, ensure_ascii=False), reasons))
+                continue
+            values = [as_text(record.get(c)) for c in columns]
+            copy.write_row([*values, feed.name, obj.name, batch_id, extracted_at, row_hash(values),
+                            "|".join(key_values)])  # type: ignore[arg-type]
+            result.loaded += 1
+            if watermark_of is not None:
+                mark = watermark_of(record)
+                if mark is not None and (max_mark is None or mark > max_mark):
+                    max_mark = mark
+            if result.received % progress_every == 0:
+                log.info("%s.%s: %d records received", feed.name, obj.name, result.received)
+    cur = conn.execute(sql.SQL("insert into {} select * from {} on conflict do nothing").format(table, tmp))
+    result.inserted = cur.rowcount
+    if quarantine:
+        with conn.cursor().copy("copy ops.quarantine (batch_id, feed, object, record_no, record, reasons) from stdin") as cp:
+            for q in quarantine:
+                cp.write_row(q)
+    result.quarantined = len(quarantine)
+    result.watermark = max_mark
+    if max_mark is not None:
+        write_watermark(conn, feed.name, obj.name, max_mark)
+    conn.execute(
+        """insert into ops.batch (batch_id, feed, object, finished_at, window_from, window_to, drop_name,
+                                  received, loaded, inserted, quarantined, status)
+           values (%s, %s, %s, now(), %s, %s, %s, %s, %s, %s, %s, 'succeeded')""",
+        (batch_id, feed.name, obj.name, window[0], window[1], drop_name, result.received, result.loaded,
+         result.inserted, result.quarantined))
+    log.info("%s.%s batch %s: received %d = loaded %d + quarantined %d (new versions %d)", feed.name, obj.name,
+             batch_id, result.received, result.loaded, result.quarantined, result.inserted)
+    return result
+
+
+def record_failure(conninfo: str, feed: str, obj: str, batch_id: str, message: str) -> None:
+    """Failed batches are recorded outside the rolled-back transaction, so `hub status` shows them."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(
+            """insert into ops.batch (batch_id, feed, object, finished_at, status, message)
+               values (%s, %s, %s, now(), 'failed', %s) on conflict (batch_id) do nothing""",
+            (batch_id, feed, obj, message[:2000]))

@@ -1,0 +1,103 @@
+"""The ``ops`` schema: feed runs, batch reconciliation, quarantine, watermarks, validations, publications."""
+
+from __future__ import annotations
+
+import psycopg
+
+OPS_DDL = """
+create schema if not exists ops;
+create schema if not exists raw;
+create schema if not exists linkage;
+do $$ begin
+    if not exists (select from pg_roles where rolname = 'dashboard_reader') then
+        create role dashboard_reader nologin;
+    end if;
+end $$;
+create table if not exists linkage.probabilistic_links (
+    source text not null,
+    source_object text not null,
+    source_record_id text not null,
+    linked_id_number text not null,  -- the usable ID number of the person this record was linked to
+    match_probability double precision not null,
+    primary key (source, source_object, source_record_id)
+);
+create table if not exists ops.batch (
+    batch_id text primary key,
+    feed text not null,
+    object text not null,
+    started_at timestamptz not null default now(),
+    finished_at timestamptz,
+    window_from text,
+    window_to text,
+    drop_name text,
+    received int,
+    loaded int,
+    inserted int,
+    quarantined int,
+    status text not null,  -- running / succeeded / failed / skipped
+    message text,
+    check (status <> 'succeeded' or received = loaded + quarantined)
+);
+create index if not exists batch_feed_idx on ops.batch (feed, object, started_at desc);
+create table if not exists ops.quarantine (
+    batch_id text not null,
+    feed text not null,
+    object text not null,
+    record_no int not null,
+    record jsonb not null,          -- the original values, exactly as received
+    reasons text[] not null,        -- every reason, in plain words
+    quarantined_at timestamptz not null default now(),
+    primary key (batch_id, record_no)
+);
+create table if not exists ops.watermark (
+    feed text not null,
+    object text not null,
+    value text not null,
+    updated_at timestamptz not null default now(),
+    primary key (feed, object)
+);
+create table if not exists ops.accepted_drop (
+    feed text not null,
+    drop_name text not null,
+    sha256 text not null,
+    batch_id text not null,
+    accepted_at timestamptz not null default now(),
+    primary key (feed, drop_name)
+);
+create table if not exists ops.feed_run (
+    run_id bigserial primary key,
+    feed text not null,
+    started_at timestamptz not null default now(),
+    finished_at timestamptz,
+    status text not null,
+    message text
+);
+create table if not exists ops.validation_result (
+    validation_id bigserial primary key,
+    run_id text not null,
+    suite text not null,
+    table_name text not null,
+    expectation text not null,
+    column_name text,
+    blocking boolean not null,
+    success boolean not null,
+    observed text,
+    validated_at timestamptz not null default now()
+);
+create table if not exists ops.publication (
+    version bigserial primary key,
+    published_at timestamptz not null default now(),
+    run_id text not null,
+    tables text[] not null,
+    batches text[] not null,
+    gate_success boolean not null,
+    message text
+);
+"""
+
+
+def ensure_ops(conn: psycopg.Connection) -> None:
+    # Serialise DDL: concurrent extracts at start-up would otherwise race on "create ... if not exists".
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(4711)")
+        conn.execute(OPS_DDL)

@@ -1,0 +1,1 @@
+"""Quality gates (GX Core 1.x) and write-audit-publish."""

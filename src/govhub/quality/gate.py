@@ -1,0 +1,190 @@
+"""The publication gate: GX checkpoints over the `audit` schema, run as SQL inside PostgreSQL.
+
+Suites come from ``expectations/suites/*.yml`` (reviewable config). Results land in
+``ops.validation_result``; a failed *blocking* expectation raises ``GateFailed`` naming the suite, table,
+expectation and observed value — which fails the Airflow task, so `published` is never swapped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from govhub import db
+from govhub.settings import REPO_ROOT, WAREHOUSE_DB
+
+log = logging.getLogger(__name__)
+SUITES_DIR = REPO_ROOT / "expectations" / "suites"
+GX_ROOT = REPO_ROOT / "expectations"
+# A clear resident ID number anywhere in a published text column is a privacy breach.
+# 18-character form with a plausible birth date, not glued to other letters/digits (so hashes and the
+# 15-digit grid codes do not trip it). Legacy 15-digit IDs never reach `published`: staging expands them.
+ID_NUMBER_REGEX = (r"(^|[^0-9A-Za-z])[1-9][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])"
+                   r"[0-9]{3}[0-9Xx]($|[^0-9A-Za-z])")
+# Results carry counts, never values: Data Docs must not render ID numbers, names or diagnoses.
+RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0, "include_unexpected_rows": False}
+
+
+class GateFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class ExpectationOutcome:
+    suite: str
+    table: str
+    expectation: str
+    column: str | None
+    blocking: bool
+    success: bool
+    observed: str
+
+
+def load_suites(directory: Path = SUITES_DIR) -> dict[str, dict[str, Any]]:
+    tables: dict[str, dict[str, Any]] = {}
+    for path in sorted(directory.glob("*.yml")):
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for table, tspec in spec["tables"].items():
+            tables[table] = {**tspec, "suite": f"{path.stem}.{table}"}
+    return tables
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def _text_columns(schema: str, table: str) -> list[str]:
+    _, rows = db.query(
+        """select column_name from information_schema.columns where table_schema = %s and table_name = %s
+           and data_type in ('text', 'character varying', 'character')""", (schema, table))
+    return [r[0] for r in rows]
+
+
+def _published_count(table: str) -> int | None:
+    _, rows = db.query("select to_regclass(%s) is not null", (f"published.{table}",))
+    if not rows[0][0]:
+        return None
+    return db.query(f'select count(*) from published."{table}"')[1][0][0]
+
+
+def build_expectations(table: str, spec: dict[str, Any], schema: str) -> list[Any]:
+    import great_expectations as gx
+
+    expectations = []
+    for e in spec.get("expectations", []):
+        meta = {"blocking": bool(e.get("blocking", True))}
+        if "sql" in e:
+            query = e["unexpected_rows_query"]
+            expectations.append(gx.expectations.UnexpectedRowsExpectation(
+                unexpected_rows_query=query, description=e.get("description", e["sql"]), meta={**meta, "name": e["sql"]}))
+            continue
+        kwargs = {k: v for k, v in e.items() if k not in ("type", "blocking")}
+        expectations.append(getattr(gx.expectations, _camel(e["type"]))(**kwargs, meta=meta))
+    volume = spec.get("volume")
+    if volume:
+        previous = _published_count(table)
+        if previous:  # a drop to a fraction of the usual volume is an alarm, not a success
+            expectations.append(gx.expectations.ExpectTableRowCountToBeBetween(
+                min_value=int(previous * volume["min_ratio_of_published"]),
+                meta={"blocking": True, "name": f"volume >= {volume['min_ratio_of_published']:.0%} of published ({previous})"}))
+    for column in _text_columns(schema, table):
+        if column in ("id_hash",):
+            continue
+        expectations.append(gx.expectations.ExpectColumnValuesToNotMatchRegex(
+            column=column, regex=ID_NUMBER_REGEX, meta={"blocking": True, "name": "no clear ID numbers"}))
+    return expectations
+
+
+def _context():
+    import great_expectations as gx
+
+    GX_ROOT.mkdir(parents=True, exist_ok=True)
+    return gx.get_context(mode="file", project_root_dir=str(GX_ROOT))
+
+
+def run_gate(run_id: str, schema: str = "audit", tables: list[str] | None = None) -> list[ExpectationOutcome]:
+    """Validate every suite's table in ``schema``; record outcomes; raise GateFailed on a blocking failure."""
+    import great_expectations as gx
+
+    started = time.perf_counter()
+    suites = load_suites()
+    if tables:
+        suites = {t: s for t, s in suites.items() if t in tables}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        context = _context()
+    # GX rejects socket-only URLs in add_postgres; add_sql with the libpq host parameter works.
+    url = db.server().url(WAREHOUSE_DB, driver="postgresql+psycopg")
+    datasource = context.data_sources.add_or_update_sql(name="warehouse", connection_string=url)
+    validations = []
+    for table, spec in suites.items():
+        asset_name = f"{schema}.{table}"
+        try:
+            asset = datasource.get_asset(asset_name)
+        except LookupError:
+            asset = datasource.add_table_asset(name=asset_name, table_name=table, schema_name=schema)
+        try:
+            batch_def = asset.get_batch_definition("whole_table")
+        except (KeyError, LookupError, ValueError):
+            batch_def = asset.add_batch_definition_whole_table("whole_table")
+        suite = gx.ExpectationSuite(name=spec["suite"], expectations=build_expectations(table, spec, schema))
+        suite = context.suites.add_or_update(suite)
+        validations.append(context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=f"gate.{table}", data=batch_def, suite=suite)))
+    checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
+        name="publication_gate", validation_definitions=validations,
+        actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
+        result_format=RESULT_FORMAT))
+    result = checkpoint.run()
+    outcomes = _outcomes(result, suites)
+    _record(run_id, outcomes)
+    failed = [o for o in outcomes if o.blocking and not o.success]
+    log.info("gate %s: %d expectations, %d failed (%d blocking) in %.1fs", run_id, len(outcomes),
+             sum(not o.success for o in outcomes), len(failed), time.perf_counter() - started)
+    if failed:
+        lines = [f"suite {o.suite}, table {schema}.{o.table}, expectation {o.expectation}"
+                 + (f" on column {o.column}" if o.column else "") + f": observed {o.observed}" for o in failed]
+        raise GateFailed("quality gate failed, `published` left unchanged:\n  " + "\n  ".join(lines))
+    return outcomes
+
+
+def _outcomes(result: Any, suites: dict[str, dict[str, Any]]) -> list[ExpectationOutcome]:
+    by_suite = {s["suite"]: t for t, s in suites.items()}
+    outcomes = []
+    for validation in result.run_results.values():
+        suite_name = validation.suite_name
+        for r in validation.results:
+            cfg = r.expectation_config
+            meta = cfg.meta or {}
+            res = r.result or {}
+            observed = res.get("observed_value")
+            if observed is None and "unexpected_count" in res:
+                observed = f"{res.get('unexpected_count')} unexpected ({res.get('unexpected_percent', 0):.2f}%)"
+            if observed is None and r.exception_info and r.exception_info.get("raised_exception"):
+                observed = "error: " + str(r.exception_info.get("exception_message"))[:300]
+            outcomes.append(ExpectationOutcome(
+                suite=suite_name, table=by_suite.get(suite_name, suite_name), expectation=meta.get("name", cfg.type),
+                column=cfg.kwargs.get("column"), blocking=bool(meta.get("blocking", True)), success=bool(r.success),
+                observed=_redact(json.dumps(observed, default=str, ensure_ascii=False) if observed is not None else "n/a")))
+    return outcomes
+
+
+def _redact(text: str) -> str:
+    return re.sub(ID_NUMBER_REGEX, "[ID]", text)
+
+
+def _record(run_id: str, outcomes: list[ExpectationOutcome]) -> None:
+    with db.connect() as conn:
+        with conn.cursor().copy(
+                "copy ops.validation_result (run_id, suite, table_name, expectation, column_name, blocking, success, observed)"
+                " from stdin") as copy:
+            for o in outcomes:
+                copy.write_row((run_id, o.suite, o.table, o.expectation, o.column, o.blocking, o.success, o.observed))

@@ -1,0 +1,39 @@
+"""Test session: one private HUB_HOME (embedded PostgreSQL, Airflow home) for the whole run.
+
+HUB_HOME is set at import time, before anything imports Airflow (which reads its configuration then).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_HOME = Path(tempfile.mkdtemp(prefix="hubtest-"))
+os.environ["HUB_HOME"] = str(_HOME)
+os.environ.pop("HUB_DATABASE_URL", None)
+os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+
+from govhub import db, embedded_pg  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def hub_env():
+    """The embedded PostgreSQL with the hub's databases; stopped and removed after the session."""
+    db.ensure_databases()
+    yield _HOME
+
+
+def pytest_sessionfinish(session, exitstatus):
+    embedded_pg.stop()
+    shutil.rmtree(_HOME, ignore_errors=True)
+
+
+def reset_warehouse() -> None:
+    """Drop everything the pipeline wrote, so a test module starts from an empty warehouse."""
+    with db.connect() as conn:
+        for schema in ("raw", "ops", "staging", "intermediate", "audit", "published", "linkage", "util", "reference", "wh"):
+            conn.execute(f"drop schema if exists {schema} cascade")

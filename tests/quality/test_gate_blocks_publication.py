@@ -1,0 +1,60 @@
+"""A bad batch is blocked by the GX gate: the DAG run fails and `published` stays byte-for-byte the same."""
+
+from __future__ import annotations
+
+import pytest
+
+from govhub import db
+from tests.conftest import reset_warehouse
+
+
+def published_fingerprint() -> dict[str, str]:
+    tables = [r[0] for r in db.query("select tablename from pg_tables where schemaname = 'published' order by 1")[1]]
+    return {t: db.query(f'select md5(coalesce(string_agg(t::text, \'|\' order by t::text), \'\')) from published."{t}" t')[1][0][0]
+            for t in tables}
+
+
+@pytest.fixture(scope="module")
+def published_once(hub_env):
+    from govhub.orchestrate import run_pipeline
+    from govhub.sim import runner
+
+    reset_warehouse()
+    runner.generate("tiny", reset=True)
+    run_pipeline()
+    return published_fingerprint()
+
+
+def test_volume_drop_blocks_publication(published_once):
+    from govhub.orchestrate import run_dag
+
+    # a department's bad day: 90% of the incidents and grid events vanish from raw
+    with db.connect() as conn:
+        conn.execute("delete from raw.police__jq_jjxx where random() < 0.9")
+        conn.execute("delete from raw.grid__grid_event where random() < 0.9")
+    outcome = run_dag("warehouse_build", raise_on_failure=False)
+    assert outcome.state == "failed"
+    assert outcome.tasks["dbt_build"] == "success"
+    assert outcome.tasks["gate_and_publish"] == "failed"
+    assert published_fingerprint() == published_once
+    blocked = db.query("select message from ops.publication where not gate_success order by version desc limit 1")[1]
+    assert blocked and "fct_event" in blocked[0][0] and "volume" in blocked[0][0]
+    failures = db.query("select table_name, expectation from ops.validation_result where not success and blocking")[1]
+    assert ("fct_event", failures[0][1]) in failures
+
+
+def test_clear_id_number_in_a_published_column_blocks(published_once):
+    from govhub.pipeline import gate_and_publish
+    from govhub.quality.gate import GateFailed
+    from govhub.transform import build
+
+    build(select="dim_resident")
+    with db.connect() as conn:
+        conn.execute("update audit.dim_resident set name_masked = '341126199001011234' where resident_key = "
+                     "(select min(resident_key) from audit.dim_resident)")
+    before = published_fingerprint()
+    with pytest.raises(GateFailed) as err:
+        gate_and_publish("test-clear-id")
+    assert "no clear ID numbers" in str(err.value) and "name_masked" in str(err.value)
+    assert "341126199001011234" not in str(err.value)
+    assert published_fingerprint() == before
