@@ -40,7 +40,9 @@ def test_published_residents_and_events_match_the_sources(first_pass):
     persons_in_police = scalar("select count(*) from raw.police__rk_czrk") + scalar("select count(*) from raw.police__rk_ldrk")
     residents = scalar("select count(*) from published.dim_resident")
     # every police person record is one resident, give or take the records linkage could not join
-    assert 0.97 * persons_in_police <= residents <= persons_in_police + scalar("select count(*) from raw.police__zdry")
+    other_person_records = sum(scalar(f"select count(*) from raw.{t}") for t in (
+        "police__zdry", "health__smd_patient", "health__death_cert"))
+    assert 0.97 * persons_in_police <= residents <= persons_in_police + other_person_records
     events = scalar("select count(*) from published.fct_event")
     assert events == scalar("select count(distinct jjbh) from raw.police__jq_jjxx") + scalar(
         "select count(distinct event_id) from raw.grid__grid_event")

@@ -13,6 +13,14 @@ key_persons as (
     select * from {{ ref('stg_police__key_persons') }}
 ),
 
+smd_patients as (
+    select * from {{ ref('stg_health__smd_patients') }}
+),
+
+deaths as (
+    select * from {{ ref('stg_health__death_certificates') }}
+),
+
 unioned as (
     select 'police' as source, 'RK_CZRK' as source_object, source_record_id, id_number_raw, id_number, id_status,
            person_name, sex, birth_date, current_address as address, 'registered' as residence_type,
@@ -26,6 +34,14 @@ unioned as (
     select 'police', 'ZDRY', source_record_id, id_number_raw, id_number, id_status,
            person_name, null, null, null, 'unknown', false, source_updated_at
     from key_persons
+    union all
+    select 'health', 'smd_patient', source_record_id, id_number_raw, id_number, id_status,
+           person_name, sex, birth_date, address, 'unknown', management_status = 'deceased', source_updated_at
+    from smd_patients
+    union all
+    select 'health', 'death_cert', source_record_id, id_number_raw, id_number, id_status,
+           person_name, null, null, address, 'unknown', true, source_updated_at
+    from deaths
 ),
 
 final as (

@@ -49,6 +49,13 @@ summary as (
     group by 1
 ),
 
+smd_flags as (
+    select x.resident_key, bool_or(p.management_status in ('in_management', 'lost')) as is_smd_patient
+    from {{ ref('stg_health__smd_patients') }} as p
+    inner join xref as x on x.source = 'health' and x.source_object = 'smd_patient' and x.source_record_id = p.source_record_id
+    group by 1
+),
+
 key_person_flags as (
     select
         x.resident_key,
@@ -74,7 +81,7 @@ final as (
         coalesce(s.is_deceased, false) as is_deceased,
         false as is_community_correction,
         false as is_released_prisoner,
-        coalesce(k.is_police_listed_smd, false) as is_smd_patient,
+        coalesce(m.is_smd_patient, k.is_police_listed_smd, false) as is_smd_patient,
         coalesce(k.is_drug_rehab, false) as is_drug_rehab,
         coalesce(k.is_key_person, false) as is_key_person,
         false as is_subsistence_allowance,
@@ -84,6 +91,7 @@ final as (
     from best as b
     inner join summary as s on s.resident_key = b.resident_key
     left join key_person_flags as k on k.resident_key = b.resident_key
+    left join smd_flags as m on m.resident_key = b.resident_key
 )
 
 select * from final

@@ -1,0 +1,26 @@
+with
+
+source as (
+    {{ latest_version(source('health', 'health__smd_patient'), 'updated_at::timestamptz') }}
+),
+
+final as (
+    select
+        patient_id as source_record_id,
+        id_card as id_number_raw,
+        util.hub_id_clean(id_card) as id_number,
+        util.hub_id_status(id_card) as id_status,
+        {{ person_name('name') }} as person_name,
+        case upper(trim(sex)) when 'M' then 'M' when 'F' then 'F' else 'U' end as sex,
+        birth_date::date as birth_date,
+        diagnosis_code,
+        risk_level::int as risk_level,
+        management_status,
+        address,
+        last_followup_date::date as last_followup_date,
+        updated_at::timestamptz as source_updated_at,
+        _batch_id as batch_id
+    from source
+)
+
+select * from final
