@@ -9,13 +9,17 @@ Backfill an interval with:  hub backfill <feed> --from <watermark> --to <waterma
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from airflow.sdk import Asset, CronTriggerTimetable, dag, task
 
 from govhub.extract.registry import load_registry
 from govhub.pipeline import raw_asset_uri
 
-DEFAULT_ARGS = {"retries": 2, "retry_delay": dt.timedelta(minutes=2), "retry_exponential_backoff": True}
+# HUB_RETRY_DELAY_SECONDS shortens the wait between attempts (the test suite sets 1 s so that a failing
+# source fails its DAG in seconds, not minutes).
+RETRY_DELAY = dt.timedelta(seconds=float(os.environ.get("HUB_RETRY_DELAY_SECONDS", "120")))
+DEFAULT_ARGS = {"retries": 2, "retry_delay": RETRY_DELAY, "retry_exponential_backoff": True}
 
 
 def make_extract_dag(feed_name: str, schedule: str, department: str, objects: list[str]):

@@ -16,18 +16,25 @@ _HOME = Path(tempfile.mkdtemp(prefix="hubtest-"))
 os.environ["HUB_HOME"] = str(_HOME)
 os.environ.pop("HUB_DATABASE_URL", None)
 os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+os.environ["HUB_RETRY_DELAY_SECONDS"] = "1"  # a failing extract fails its DAG in seconds
 
 from govhub import db, embedded_pg  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def hub_env():
-    """The embedded PostgreSQL with the hub's databases; stopped and removed after the session."""
+    """The embedded PostgreSQL with the hub's databases and the justice API; stopped and removed after the session."""
+    from govhub.sim import justice
+
     db.ensure_databases()
+    justice.start_background(_HOME)  # the simulated justice API, as `hub up` runs it
     yield _HOME
 
 
 def pytest_sessionfinish(session, exitstatus):
+    from govhub.sim import justice
+
+    justice.stop_background(_HOME)
     embedded_pg.stop()
     shutil.rmtree(_HOME, ignore_errors=True)
 

@@ -20,10 +20,11 @@ def scalar(query: str, params=None, database: str = "warehouse"):
 @pytest.fixture(scope="module")
 def first_pass(hub_env):
     from govhub.orchestrate import run_pipeline
-    from govhub.sim import runner
+    from govhub.sim import justice, runner
 
     reset_warehouse()
     runner.generate("tiny", reset=True)
+    justice.start_background()  # idempotent: the session's simulated justice API
     return run_pipeline()
 
 
@@ -54,6 +55,11 @@ def test_every_batch_reconciles(first_pass):
     bad = scalar("select count(*) from ops.batch where status = 'succeeded' and received <> loaded + quarantined")
     assert bad == 0
     assert scalar("select count(*) from ops.batch where status = 'succeeded'") >= 9
+    from govhub.extract.registry import load_registry
+
+    # every department of the registry delivered: sql, files (civil CSV/XLSX, petition XML) and http (justice)
+    loaded = {r[0] for r in db.query("select distinct feed from ops.batch where status = 'succeeded' and loaded > 0")[1]}
+    assert loaded == set(load_registry())
 
 
 def test_no_clear_id_numbers_or_names_in_published(first_pass):

@@ -297,3 +297,4 @@ def test_background_process_start_and_stop(county):
         assert justice.stop_background()
     assert justice.background_info() is None and not justice.info_path().exists()
     assert not justice.stop_background()
+    justice.start_background()  # the session's server (conftest) serves the tests that follow

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import psycopg
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from govhub import db
 from govhub.extract import sql_connector
-from govhub.extract.connections import sql_conninfo
+from govhub.extract.connections import files_directory, sql_conninfo
+from govhub.extract.files_connector import extract_civil_drops, extract_petition_files
+from govhub.extract.http_connector import extract_http_object, http_endpoint
 from govhub.extract.loader import (
     BatchResult,
     FeedError,
@@ -36,9 +39,10 @@ def extract_feed(name: str, interval: tuple[str, str] | None = None, objects: li
     warehouse = db.server().conninfo(WAREHOUSE_DB)
     with psycopg.connect(warehouse) as conn:
         ensure_ops(conn)
-    runner = {"sql": _extract_sql_object}.get(spec.kind)
-    if runner is None:
-        raise NotImplementedError(f"feed {name}: kind {spec.kind} has no connector yet")
+    if spec.kind == "files":
+        # a drop spans several objects (and is loaded once, whole): the connector walks the drops itself
+        return _extract_files(spec, warehouse)
+    runner = {"sql": _extract_sql_object, "http": _extract_http_object}[spec.kind]
     results = []
     for obj_name, obj in spec.objects.items():
         if objects and obj_name not in objects:
@@ -78,3 +82,21 @@ def _extract_sql_object(spec: Feed, obj, batch_id: str, warehouse: str, interval
                 conn, spec, obj, rows, batch_id=batch_id, validate=sql_connector.validator(obj), window=(lower, upper),
                 # a backfill never moves the watermark backwards (write_watermark only advances)
                 watermark_of=(lambda r: sql_connector.watermark_value(obj, r.get(column))) if column else None)
+
+
+FILE_FORMATS = {"civil_snapshots": extract_civil_drops, "petition_xml": extract_petition_files}
+
+
+def _extract_files(spec: Feed, warehouse: str) -> list[BatchResult]:
+    fmt = str(spec.options.get("format", ""))
+    if fmt not in FILE_FORMATS:
+        raise FeedError(spec.name, "*", None, f"unknown files format {fmt!r}",
+                        f"set format to one of {sorted(FILE_FORMATS)} in sources.yml")
+    return FILE_FORMATS[fmt](spec, warehouse, Path(files_directory(spec)))
+
+
+def _extract_http_object(spec: Feed, obj, batch_id: str, warehouse: str, interval) -> BatchResult:
+    base_url, client_id, client_secret = http_endpoint(spec)
+    budget = int(obj.options.get("request_budget", spec.options.get("request_budget", 2000)))
+    return extract_http_object(spec, obj, batch_id, warehouse, interval, base_url, client_id, client_secret,
+                               request_budget=budget)
