@@ -10,9 +10,22 @@ incident_addresses as (
     select location_text as address from {{ ref('stg_police__incidents') }} where location_text is not null
 ),
 
+mediation_addresses as (
+    select location_text as address from {{ ref('stg_justice__mediations') }} where location_text is not null
+),
+
+petition_addresses as (
+    select petitioner_address as address from {{ ref('stg_petition__petitions') }} where petitioner_address is not null
+),
+
 addresses as (
     select distinct address, util.hub_addr_key(address) as address_key
-    from (select address from person_addresses union all select address from incident_addresses) as a
+    from (
+        select address from person_addresses
+        union all select address from incident_addresses
+        union all select address from mediation_addresses
+        union all select address from petition_addresses
+    ) as a
 ),
 
 buildings as (

@@ -1,5 +1,6 @@
--- One row per source event (110 incidents, grid events), with its grid assignment:
--- coordinates (point in grid polygon) > address (building registry) > village only > unassigned.
+-- One row per source event (110 incidents, grid events, mediations, petitions, SMD follow-ups), with its grid
+-- assignment: coordinates (point in grid polygon) > address (reported grid or building registry) > village
+-- only > unassigned. A petition is one event in its latest state (staging keeps the latest version).
 with
 
 incidents as (
@@ -8,6 +9,22 @@ incidents as (
 
 grid_events as (
     select * from {{ ref('stg_grid__events') }}
+),
+
+mediations as (
+    select * from {{ ref('stg_justice__mediations') }}
+),
+
+petitions as (
+    select * from {{ ref('stg_petition__petitions') }}
+),
+
+followups as (
+    select * from {{ ref('stg_health__smd_followups') }}
+),
+
+patients as (
+    select * from {{ ref('stg_health__smd_patients') }}
 ),
 
 grids as (
@@ -24,12 +41,29 @@ taxonomy as (
 
 events as (
     select 'police' as source, 'JQ_JJXX' as source_object, source_record_id, category_code, reported_at as occurred_at,
-           lon, lat, location_text, null::text as reported_grid_code, status, closed_at, outcome, null::text as escalation_level
+           lon, lat, location_text, null::text as reported_grid_code, status, closed_at, outcome,
+           null::text as escalation_level, null::int as headcount, null::boolean as is_first_petition,
+           null::boolean as one_time_resolved
     from incidents
     union all
     select 'grid', 'grid_event', source_record_id, category_code, reported_at, lon, lat, null, reported_grid_code,
-           status, closed_at, source_status, escalation_level
+           status, closed_at, source_status, escalation_level, null, null, null
     from grid_events
+    union all
+    select 'mediation', 'mediations', source_record_id, dispute_type, accepted_at, null, null, location_text, null,
+           status, closed_at, outcome, null, null, null, null
+    from mediations
+    union all
+    select 'petition', 'petition', source_record_id, category_code, received_at, null, null, petitioner_address, null,
+           status, closed_at, source_status, escalation, headcount, is_first, one_time_resolved
+    from petitions
+    union all
+    -- a follow-up is a completed visit: closed when it happens, located at the patient's address
+    select 'health', 'smd_followup', f.source_record_id, f.followup_type, f.followup_date::timestamp at time zone 'Asia/Shanghai',
+           null, null, p.address, null, 'closed', f.followup_date::timestamp at time zone 'Asia/Shanghai', f.followup_type,
+           null, null, null, null
+    from followups as f
+    left join patients as p on p.source_record_id = f.patient_id
 ),
 
 by_coordinates as (
@@ -58,7 +92,10 @@ final as (
         e.closed_at,
         e.outcome,
         e.category_code,
-        e.escalation_level
+        e.escalation_level,
+        e.headcount,
+        e.is_first_petition,
+        e.one_time_resolved
     from events as e
     left join by_coordinates as c
         on c.source = e.source and c.source_object = e.source_object and c.source_record_id = e.source_record_id

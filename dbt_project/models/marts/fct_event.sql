@@ -17,9 +17,11 @@ final as (
         status::text as status,
         closed_at::timestamptz as closed_at,
         round((extract(epoch from closed_at - occurred_at) / 3600.0)::numeric, 2)::numeric(12, 2) as hours_to_close,
-        null::boolean as is_first_petition,
-        null::boolean as one_time_resolved,
-        outcome::text as outcome
+        is_first_petition::boolean as is_first_petition,
+        one_time_resolved::boolean as one_time_resolved,
+        outcome::text as outcome,
+        headcount::int as headcount,
+        escalation_level::text as escalation
     from events
 )
 
