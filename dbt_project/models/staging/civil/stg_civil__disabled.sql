@@ -1,0 +1,28 @@
+with
+
+source as (
+    {{ civil_listing('civil__残疾人') }}
+),
+
+final as (
+    select
+        _record_key as source_record_id,
+        "身份证号" as id_number_raw,
+        util.hub_id_clean("身份证号") as id_number,
+        util.hub_id_status("身份证号") as id_status,
+        {{ person_name('"姓名"') }} as person_name,
+        {{ sex_code('"性别"') }} as sex,
+        case trim("残疾类别") when '视力' then 'visual' when '听力' then 'hearing' when '言语' then 'speech'
+             when '肢体' then 'physical' when '智力' then 'intellectual' when '精神' then 'psychiatric'
+             when '多重' then 'multiple' end as disability_type,
+        case trim("残疾等级") when '一级' then 1 when '二级' then 2 when '三级' then 3 when '四级' then 4 end as disability_grade,
+        nullif(trim("家庭住址"), '') as address,
+        listed_on,
+        delisted_on,
+        last_change_on,
+        is_listed,
+        _batch_id as batch_id
+    from source
+)
+
+select * from final

@@ -1,0 +1,32 @@
+with
+
+source as (
+    {{ civil_listing('civil__特困人员', has_status=true) }}
+),
+
+final as (
+    select
+        _record_key as source_record_id,
+        "身份证号" as id_number_raw,
+        util.hub_id_clean("身份证号") as id_number,
+        util.hub_id_status("身份证号") as id_status,
+        {{ person_name('"姓名"') }} as person_name,
+        {{ sex_code('"性别"') }} as sex,
+        {{ parse_date('"出生日期"') }} as birth_date,
+        nullif(trim("家庭住址"), '') as address,
+        nullif(trim("所属乡镇"), '') as township_name,
+        nullif(trim("所属村社区"), '') as village_name,
+        case trim("供养方式") when '集中供养' then 'centralised' when '分散供养' then 'dispersed' end as support_mode,
+        {{ parse_date('"认定日期"') }} as recognised_on,
+        nullif(trim("状态"), '') as source_status,
+        case trim("状态") when '在保' then 'active' when '停保' then 'suspended' else 'unknown' end as status,
+        listed_on,
+        suspended_on,
+        delisted_on,
+        last_change_on,
+        is_listed,
+        _batch_id as batch_id
+    from source
+)
+
+select * from final

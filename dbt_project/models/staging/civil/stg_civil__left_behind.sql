@@ -1,0 +1,27 @@
+with
+
+source as (
+    {{ civil_listing('civil__留守人员') }}
+),
+
+final as (
+    select
+        _record_key as source_record_id,
+        "身份证号" as id_number_raw,
+        util.hub_id_clean("身份证号") as id_number,
+        util.hub_id_status("身份证号") as id_status,
+        {{ person_name('"姓名"') }} as person_name,
+        case trim("类型") when '留守儿童' then 'child' when '留守老人' then 'elderly' when '留守妇女' then 'woman'
+             end as left_behind_type,
+        "监护人身份证号" as guardian_id_number_raw,
+        util.hub_id_clean("监护人身份证号") as guardian_id_number,
+        nullif(trim("家庭住址"), '') as address,
+        listed_on,
+        delisted_on,
+        last_change_on,
+        is_listed,
+        _batch_id as batch_id
+    from source
+)
+
+select * from final

@@ -1,0 +1,25 @@
+with
+
+source as (
+    {{ latest_version(source('justice', 'justice__resettlement'), "coalesce(util.hub_ts(updatedat), '-infinity')") }}
+),
+
+final as (
+    select
+        recordid as source_record_id,
+        idnumber as id_number_raw,
+        util.hub_id_clean(idnumber) as id_number,
+        util.hub_id_status(idnumber) as id_status,
+        {{ person_name('name') }} as person_name,
+        {{ sex_code('gender') }} as sex,
+        {{ parse_date('birthdate') }} as birth_date,
+        {{ parse_date('releasedate') }} as release_date,
+        nullif(trim(offensecategory), '') as offense_category,
+        nullif(trim(residenceaddress), '') as residence_address,
+        nullif(trim(status), '') as status,
+        {{ parse_ts('updatedat') }} as source_updated_at,
+        _batch_id as batch_id
+    from source
+)
+
+select * from final
