@@ -16,7 +16,7 @@ tags as (
 ),
 
 overdue as (
-    select * from {{ ref('int_warnings__rule2_smd_followup_overdue') }}
+    select * from {{ ref('int_warnings__rule2_smd_overdue') }}
 ),
 
 clock as (

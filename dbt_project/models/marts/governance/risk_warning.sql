@@ -3,23 +3,23 @@
 with
 
 rule1 as (
-    select * from {{ ref('int_warnings__rule1_supervised_person_in_incident') }}
+    select * from {{ ref('int_warnings__rule1_supervised_in_incident') }}
 ),
 
 rule2 as (
-    select * from {{ ref('int_warnings__rule2_smd_followup_overdue') }}
+    select * from {{ ref('int_warnings__rule2_smd_overdue') }}
 ),
 
 rule3 as (
-    select * from {{ ref('int_warnings__rule3_repeat_petitioner_in_open_mediation') }}
+    select * from {{ ref('int_warnings__rule3_petitioner_in_mediation') }}
 ),
 
 rule4 as (
-    select * from {{ ref('int_warnings__rule4_mass_petition_in_dispute_grid') }}
+    select * from {{ ref('int_warnings__rule4_mass_petition_dispute') }}
 ),
 
 rule5 as (
-    select * from {{ ref('int_warnings__rule5_special_population_grid_conflict') }}
+    select * from {{ ref('int_warnings__rule5_grid_conflict') }}
 ),
 
 grids as (
@@ -58,7 +58,7 @@ final as (
         a.severity::text as severity,
         a.base_level::text as base_level,
         ({{ escalated_level('a.base_level', 'a.age_hours') }})::text as escalation_level,
-        a.responsible_departments::text[] as responsible_departments,
+        string_to_array(a.responsible_departments, ',')::text[] as responsible_departments,
         a.first_seen_at::timestamptz as first_seen_at,
         a.last_seen_at::timestamptz as last_seen_at,
         a.resolved_at::timestamptz as resolved_at,

@@ -54,7 +54,7 @@ final as (
         ) as signals,
         case h.tag_code when 'community_correction' then 'high' else 'medium' end as severity,
         'grid' as base_level,
-        array['justice', 'police'] as responsible_departments,
+        'justice,police' as responsible_departments,
         h.occurred_at as first_seen_at,
         least(h.occurred_at + interval '7 days', c.as_of) as last_seen_at,
         case when h.occurred_at + interval '7 days' <= c.as_of then h.occurred_at + interval '7 days' end as resolved_at

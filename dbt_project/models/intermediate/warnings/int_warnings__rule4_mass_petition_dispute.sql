@@ -57,7 +57,7 @@ final as (
         ) as signals,
         case when m.escalation in ('赴省', '进京') or m.headcount >= 5 then 'high' else 'medium' end as severity,
         'township' as base_level,
-        array['petition', 'grid', 'justice'] as responsible_departments,
+        'petition,grid,justice' as responsible_departments,
         m.occurred_at as first_seen_at,
         least(coalesce(least(m.closed_at, m.disputes_closed_at), c.as_of), c.as_of) as last_seen_at,
         case when least(m.closed_at, m.disputes_closed_at) <= c.as_of then least(m.closed_at, m.disputes_closed_at)

@@ -45,7 +45,7 @@ mediations as (
     where e.source = 'mediation'
 ),
 
-overlaps as (
+overlapping as (
     select
         m.resident_key,
         m.event_key as mediation_key,
@@ -61,7 +61,7 @@ overlaps as (
 episodes as (
     select resident_key, mediation_key, min(event_type) as event_type, min(grid_key) as grid_key,
            min(overlap_from) as first_seen_at, max(overlap_to) as ends_at
-    from overlaps
+    from overlapping
     group by 1, 2
 ),
 
@@ -86,7 +86,7 @@ final as (
         ) as signals,
         'medium' as severity,
         'village' as base_level,
-        array['petition', 'justice'] as responsible_departments,
+        'petition,justice' as responsible_departments,
         e.first_seen_at,
         least(e.ends_at, c.as_of) as last_seen_at,
         case when e.ends_at <= c.as_of then e.ends_at end as resolved_at

@@ -80,7 +80,7 @@ final as (
         ) as signals,
         case when e.risk_level >= 4 then 'high' else 'medium' end as severity,
         'grid' as base_level,
-        array['health', 'police'] as responsible_departments,
+        'health,police' as responsible_departments,
         e.overdue_from as first_seen_at,
         least(coalesce(e.ended_at, c.as_of), c.as_of) as last_seen_at,
         case when e.ended_at <= c.as_of then e.ended_at end as resolved_at

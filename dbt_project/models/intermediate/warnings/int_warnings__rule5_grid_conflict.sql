@@ -52,7 +52,7 @@ final as (
         e.signals,
         'low' as severity,
         'village' as base_level,
-        array(select distinct d from unnest(e.departments) as d order by d) as responsible_departments,
+        array_to_string(array(select distinct d from unnest(e.departments) as d order by d), ',') as responsible_departments,
         e.conflict_from::timestamp at time zone 'Asia/Shanghai' as first_seen_at,
         least(coalesce(e.conflict_to::timestamp at time zone 'Asia/Shanghai', c.as_of), c.as_of) as last_seen_at,
         case when e.conflict_to < 'infinity'::date and e.conflict_to::timestamp at time zone 'Asia/Shanghai' <= c.as_of
