@@ -8,6 +8,7 @@
   hub_id_status(text)    valid / repaired / invalid_check / invalid_date / malformed / missing
   hub_cn_digits(text)    Chinese numerals in house and group numbers -> digits (三组十五号 -> 3组15号)
   hub_addr_key(text)     address normalised for matching against the building registry
+  hub_substitutions(a,b) number of differing characters of two equal-length strings (typo tolerance)
   Tested against python-stdnum's cn.ric in tests/dbt_project/test_udfs.py.
 #}
 {% macro create_udfs() %}
@@ -63,6 +64,13 @@ create or replace function util.hub_cn_digits(t text) returns text language sql 
 $$;
 create or replace function util.hub_addr_key(t text) returns text language sql immutable parallel safe as $$
   select nullif(util.hub_cn_digits(regexp_replace(util.hub_fw2hw(coalesce(t, '')), '\s|^.{1,4}县', '', 'g')), '')
+$$;
+create or replace function util.hub_substitutions(a text, b text) returns int language sql immutable parallel safe as $$
+  -- characters that differ between two strings of equal length (a clerk's homophone typo: 红旗 / 洪旗); null
+  -- when the lengths differ
+  select case when char_length(a) = char_length(b)
+              then (select count(*)::int from generate_series(1, char_length(a)) as i
+                    where substr(a, i, 1) <> substr(b, i, 1)) end
 $$;
 create or replace function util.hub_id_hash(id18 text, hash_key text) returns text language sql immutable parallel safe as $$
   -- keyed SHA-256 (pgcrypto's hmac is not in every PostgreSQL build; the key is a secret prefix)
