@@ -41,8 +41,9 @@ def test_published_residents_and_events_match_the_sources(first_pass):
     persons_in_police = scalar("select count(*) from raw.police__rk_czrk") + scalar("select count(*) from raw.police__rk_ldrk")
     residents = scalar("select count(*) from published.dim_resident")
     # every police person record is one resident, give or take the records linkage could not join
-    other_person_records = sum(scalar(f"select count(*) from raw.{t}") for t in (
-        "police__zdry", "health__smd_patient", "health__death_cert"))
+    other_person_records = sum(scalar(f'select count(distinct _record_key) from raw."{t}"') for t in (
+        "police__zdry", "health__smd_patient", "health__death_cert", "justice__corrections", "justice__resettlement",
+        "petition__petition", "civil__低保对象", "civil__特困人员", "civil__残疾人", "civil__留守人员"))
     assert 0.97 * persons_in_police <= residents <= persons_in_police + other_person_records
     events = scalar("select count(*) from published.fct_event")
     assert events == scalar("select count(distinct jjbh) from raw.police__jq_jjxx") + scalar(
