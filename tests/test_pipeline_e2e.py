@@ -31,7 +31,8 @@ def first_pass(hub_env):
 def test_pipeline_publishes_every_table(first_pass):
     assert [o.state for o in first_pass] == ["success"] * len(first_pass)
     tables = {r[0] for r in db.query("select tablename from pg_tables where schemaname = 'published'")[1]}
-    assert {"dim_division", "dim_grid", "dim_resident", "fct_event", "bridge_event_resident"} <= tables
+    assert {"dim_division", "dim_grid", "dim_resident", "fct_event", "bridge_event_resident", "bridge_resident_tag",
+            "dim_place"} <= tables
     assert scalar("select count(*) from published.dim_grid") == 1020
     assert scalar("select count(*) from published.dim_division") == 1 + 19 + 182
     assert scalar("select count(*) from ops.publication where gate_success") == 1
@@ -41,14 +42,75 @@ def test_published_residents_and_events_match_the_sources(first_pass):
     persons_in_police = scalar("select count(*) from raw.police__rk_czrk") + scalar("select count(*) from raw.police__rk_ldrk")
     residents = scalar("select count(*) from published.dim_resident")
     # every police person record is one resident, give or take the records linkage could not join
-    other_person_records = sum(scalar(f"select count(*) from raw.{t}") for t in (
-        "police__zdry", "health__smd_patient", "health__death_cert"))
+    other_person_records = sum(scalar(f'select count(distinct _record_key) from raw."{t}"') for t in (
+        "police__zdry", "health__smd_patient", "health__death_cert", "justice__corrections", "justice__resettlement",
+        "petition__petition", "civil__低保对象", "civil__特困人员", "civil__残疾人", "civil__留守人员"))
     assert 0.97 * persons_in_police <= residents <= persons_in_police + other_person_records
     events = scalar("select count(*) from published.fct_event")
     assert events == scalar("select count(distinct jjbh) from raw.police__jq_jjxx") + scalar(
         "select count(distinct event_id) from raw.grid__grid_event")
     with_grid = scalar("select avg((grid_key is not null)::int) from published.fct_event")
     assert with_grid >= 0.98
+
+
+TAG_CODES = {"community_correction", "released_prisoner", "smd_patient", "drug_rehab", "key_person",
+             "subsistence_allowance", "extreme_poverty", "disabled", "left_behind"}
+
+
+def test_person_tags_cover_every_special_population(first_pass):
+    tags = {r[0] for r in db.query("select distinct tag_code from published.bridge_resident_tag")[1]}
+    assert tags == TAG_CODES  # the simulated county has people of every special population
+    # the tag a department asserts is the one its register holds
+    by_source = set(db.query("select distinct tag_code, source from published.bridge_resident_tag")[1])
+    assert {("community_correction", "justice"), ("released_prisoner", "justice"), ("smd_patient", "health"),
+            ("drug_rehab", "police"), ("subsistence_allowance", "civil"), ("disabled", "civil")} <= by_source
+    assert scalar("select count(*) from published.bridge_resident_tag where valid_to < valid_from") == 0
+    # most departments' addresses resolve to a grid
+    assert scalar("select avg((grid_key is not null)::int) from published.bridge_resident_tag") >= 0.8
+    departments = {d for r in db.query("select distinct unnest(departments) from published.dim_resident")[1] for d in r}
+    assert {"police", "health", "justice", "civil", "petition"} <= departments
+
+
+def test_resident_flags_count_the_current_registers(first_pass):
+    # recomputed from raw, independently of the models: latest version per case, linked through resident_xref
+    active_corrections = scalar(
+        """select count(distinct x.resident_key) from (
+               select distinct on (caseid) caseid, status from raw.justice__corrections
+               order by caseid, updatedat::timestamptz desc) as c
+           join linkage.resident_xref as x
+             on x.source = 'justice' and x.source_object = 'corrections' and x.source_record_id = c.caseid
+           where c.status = 'active'""")
+    assert active_corrections > 0
+    assert scalar("select count(*) from published.dim_resident where is_community_correction") == active_corrections
+    # 低保: listed in the latest drop (last change record not 'ended') and 在保 in that version
+    in_allowance = scalar(
+        """select count(distinct x.resident_key)
+           from (select distinct on (record_key) record_key, change, row_hash from raw."civil__低保对象__changes"
+                 order by record_key, drop_date desc) as c
+           join raw."civil__低保对象" as v on v._record_key = c.record_key and v._row_hash = c.row_hash
+           join linkage.resident_xref as x
+             on x.source = 'civil' and x.source_object = '低保对象' and x.source_record_id = c.record_key
+           where c.change <> 'ended' and v."状态" = '在保'""")
+    assert in_allowance > 0
+    assert scalar("select count(*) from published.dim_resident where is_subsistence_allowance") == in_allowance
+    for code in TAG_CODES:
+        flagged = scalar(f"select count(*) from published.dim_resident where is_{code}")
+        current = scalar("select count(distinct resident_key) from published.bridge_resident_tag "
+                         "where tag_code = %s and valid_to is null", (code,))
+        assert flagged == current, code
+
+
+def test_dim_place_has_one_row_per_building(first_pass):
+    buildings = scalar("select count(distinct building_id) from raw.grid__building")
+    assert scalar("select count(*) from published.dim_place") == buildings
+    assert scalar("select count(distinct place_key) from published.dim_place") == buildings
+    housed = scalar("select sum(resident_count) from published.dim_place")
+    living = scalar("select count(*) from published.dim_resident where not is_deceased")
+    assert 0.5 * living <= housed <= living
+    # a place's residents live in the place's grid
+    assert scalar(
+        """select count(*) from published.dim_place as p join published.dim_grid as g on g.grid_key = p.grid_key
+           where p.resident_count > g.resident_count""") == 0
 
 
 def test_every_batch_reconciles(first_pass):

@@ -14,8 +14,8 @@ addresses as (
     select * from {{ ref('int_addresses__matched') }}
 ),
 
-key_persons as (
-    select * from {{ ref('stg_police__key_persons') }}
+tags as (
+    select * from {{ ref('int_resident_tags') }}
 ),
 
 joined as (
@@ -25,6 +25,7 @@ joined as (
         r.source, r.source_object, r.person_name, r.sex, r.id_sex, r.birth_date, r.id_birth_date,
         r.residence_type, r.is_deceased, r.source_updated_at,
         a.grid_code as address_grid_code,
+        a.building_id as address_building_id,
         case r.source_object when 'RK_CZRK' then 1 when 'RK_LDRK' then 2 else 3 end as source_rank
     from records as r
     inner join xref as x
@@ -35,7 +36,8 @@ joined as (
 best as (
     select distinct on (resident_key)
         resident_key, resolved_id_number as id_number, person_name, coalesce(sex, id_sex) as sex,
-        coalesce(birth_date, id_birth_date) as birth_date, residence_type, address_grid_code
+        coalesce(birth_date, id_birth_date) as birth_date, residence_type, address_grid_code,
+        address_building_id
     from joined
     order by resident_key, source_rank, (address_grid_code is null), source_updated_at desc
 ),
@@ -49,22 +51,21 @@ summary as (
     group by 1
 ),
 
-smd_flags as (
-    select x.resident_key, bool_or(p.management_status in ('in_management', 'lost')) as is_smd_patient
-    from {{ ref('stg_health__smd_patients') }} as p
-    inner join xref as x on x.source = 'health' and x.source_object = 'smd_patient' and x.source_record_id = p.source_record_id
-    group by 1
-),
-
-key_person_flags as (
+tag_flags as (
+    -- the nine special-population flags summarise the current person tags (valid_to is null)
     select
-        x.resident_key,
-        bool_or(k.category_code = '02') as is_drug_rehab,
-        bool_or(k.category_code in ('01', '03', '05')) as is_key_person,
-        bool_or(k.category_code = '04') as is_police_listed_smd
-    from key_persons as k
-    inner join xref as x on x.source = 'police' and x.source_object = 'ZDRY' and x.source_record_id = k.source_record_id
-    where k.delisted_on is null
+        resident_key,
+        bool_or(tag_code = 'community_correction') as is_community_correction,
+        bool_or(tag_code = 'released_prisoner') as is_released_prisoner,
+        bool_or(tag_code = 'smd_patient') as is_smd_patient,
+        bool_or(tag_code = 'drug_rehab') as is_drug_rehab,
+        bool_or(tag_code = 'key_person') as is_key_person,
+        bool_or(tag_code = 'subsistence_allowance') as is_subsistence_allowance,
+        bool_or(tag_code = 'extreme_poverty') as is_extreme_poverty,
+        bool_or(tag_code = 'disabled') as is_disabled,
+        bool_or(tag_code = 'left_behind') as is_left_behind
+    from tags
+    where valid_to is null
     group by 1
 ),
 
@@ -77,21 +78,21 @@ final as (
         b.birth_date,
         b.residence_type,
         case when b.address_grid_code is not null then 'G' || b.address_grid_code end as current_grid_key,
+        b.address_building_id as current_building_id,
         s.departments,
         coalesce(s.is_deceased, false) as is_deceased,
-        false as is_community_correction,
-        false as is_released_prisoner,
-        coalesce(m.is_smd_patient, k.is_police_listed_smd, false) as is_smd_patient,
-        coalesce(k.is_drug_rehab, false) as is_drug_rehab,
-        coalesce(k.is_key_person, false) as is_key_person,
-        false as is_subsistence_allowance,
-        false as is_extreme_poverty,
-        false as is_disabled,
-        false as is_left_behind
+        coalesce(t.is_community_correction, false) as is_community_correction,
+        coalesce(t.is_released_prisoner, false) as is_released_prisoner,
+        coalesce(t.is_smd_patient, false) as is_smd_patient,
+        coalesce(t.is_drug_rehab, false) as is_drug_rehab,
+        coalesce(t.is_key_person, false) as is_key_person,
+        coalesce(t.is_subsistence_allowance, false) as is_subsistence_allowance,
+        coalesce(t.is_extreme_poverty, false) as is_extreme_poverty,
+        coalesce(t.is_disabled, false) as is_disabled,
+        coalesce(t.is_left_behind, false) as is_left_behind
     from best as b
     inner join summary as s on s.resident_key = b.resident_key
-    left join key_person_flags as k on k.resident_key = b.resident_key
-    left join smd_flags as m on m.resident_key = b.resident_key
+    left join tag_flags as t on t.resident_key = b.resident_key
 )
 
 select * from final
