@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import yaml
 
 from govhub import db
 from govhub.settings import TRUTH_DB
@@ -46,9 +47,15 @@ def test_published_residents_and_events_match_the_sources(first_pass):
         "police__zdry", "health__smd_patient", "health__death_cert", "justice__corrections", "justice__resettlement",
         "petition__petition", "civil__低保对象", "civil__特困人员", "civil__残疾人", "civil__留守人员"))
     assert 0.97 * persons_in_police <= residents <= persons_in_police + other_person_records
-    events = scalar("select count(*) from published.fct_event")
-    assert events == scalar("select count(distinct jjbh) from raw.police__jq_jjxx") + scalar(
-        "select count(distinct event_id) from raw.grid__grid_event")
+    # one event per real-world case of every department (a petition once, whatever its re-deliveries)
+    for source, raw_ids in (("police", "select count(distinct jjbh) from raw.police__jq_jjxx"),
+                            ("grid", "select count(distinct event_id) from raw.grid__grid_event"),
+                            ("mediation", "select count(distinct caseid) from raw.justice__mediations"),
+                            ("petition", "select count(distinct id) from raw.petition__petition"),
+                            ("health", "select count(distinct followup_id) from raw.health__smd_followup")):
+        expected = scalar(raw_ids)
+        assert expected > 0, source
+        assert scalar("select count(*) from published.fct_event where source = %s", (source,)) == expected, source
     with_grid = scalar("select avg((grid_key is not null)::int) from published.fct_event")
     assert with_grid >= 0.98
 
@@ -135,13 +142,72 @@ def test_no_clear_id_numbers_or_names_in_published(first_pass):
                 assert text not in true_names, (table, "full name in clear")
 
 
+def test_measures_reconcile_with_events(first_pass):
+    months = scalar("select count(distinct month) from published.agg_grid_month")
+    assert months == 24
+    assert scalar("select count(*) from published.agg_grid_month") == 1020 * months
+    # the county row counts every case of its month; grids count the cases placed on a grid
+    mismatched = scalar(
+        """select count(*) from published.agg_division_month as a
+           left join (select date_trunc('month', occurred_at at time zone 'Asia/Shanghai')::date as month,
+                             count(*) as n, count(*) filter (where grid_key is not null) as on_grid
+                      from published.fct_event where source <> 'health' group by 1) as e on e.month = a.month
+           where a.division_level = 'county' and a.events <> coalesce(e.n, 0)""")
+    assert mismatched == 0
+    on_grids = scalar("select sum(events) from published.agg_grid_month")
+    assert on_grids == scalar("select count(*) from published.fct_event where source <> 'health' and grid_key is not null "
+                              "and occurred_at >= (select min(month) from published.agg_grid_month)")
+    assert on_grids > 0
+    rates = db.query("select min(close_rate), max(close_rate), min(mediation_success_rate), max(mediation_success_rate) "
+                     "from published.agg_division_month")[1][0]
+    assert all(r is None or 0 <= r <= 1 for r in rates)
+    county_close = db.query("""select sum(events_closed)::numeric / nullif(sum(events), 0) from published.agg_division_month
+                               where division_level = 'county'""")[1][0][0]
+    assert 0 < county_close <= 1
+
+
+def test_warnings_follow_their_levels_and_deadlines(first_pass):
+    from govhub.transform import DBT_DIR
+
+    deadlines = yaml.safe_load((DBT_DIR / "dbt_project.yml").read_text())["vars"]["warning_deadline_hours"]
+    levels = ["grid", "village", "township", "county"]
+    rows = db.query("""select rule, base_level, escalation_level, first_seen_at, coalesce(resolved_at, (
+                           select as_of from intermediate.int_warnings__as_of)) from published.risk_warning""")[1]
+    assert len({r[0] for r in rows}) >= 3  # most rules fire on the simulated county
+    for rule, base, level, first_seen, until in rows:
+        age_hours = (until - first_seen).total_seconds() / 3600
+        expected = levels.index(base)
+        budget = 0.0
+        while expected < 3:
+            budget += deadlines[levels[expected]]
+            if age_hours < budget:
+                break
+            expected += 1
+        assert level == levels[expected], (rule, base, age_hours, level)
+    # each level's queue adds up: open warnings at the as-of day per level = open warnings at that level
+    open_now = dict(db.query("""select escalation_level, count(*) from published.risk_warning
+                                where resolved_at is null group by 1""")[1])
+    queue = dict(db.query("""select level, sum(open_warnings) from published.agg_warning_level
+                             where day = (select max(day) from published.agg_warning_level) group by 1""")[1])
+    assert {k: v for k, v in queue.items() if v} == open_now
+    # signals name departments, never people
+    assert scalar("select count(*) from published.risk_warning where signals::text ~ '[0-9]{17}[0-9Xx]'") == 0
+
+
 def test_second_pass_is_incremental(first_pass):
     from govhub.orchestrate import run_pipeline
     from govhub.sim import runner
 
     before = scalar("select count(*) from raw.police__jq_jjxx")
+    resolved_before = dict(db.query("select warning_key, resolved_at from published.risk_warning "
+                                    "where resolved_at is not null")[1])
+    assert resolved_before
     runner.advance(3)
     run_pipeline()
+    # history is kept: a resolved warning stays, with the same resolution time, after the next build
+    resolved_after = dict(db.query("select warning_key, resolved_at from published.risk_warning "
+                                   "where resolved_at is not null")[1])
+    assert {k: resolved_after.get(k) for k in resolved_before} == resolved_before
     new_batches = db.query(
         """select feed, object, received, inserted from ops.batch where status = 'succeeded'
            and started_at > (select max(published_at) from ops.publication where version = 1)""")[1]
