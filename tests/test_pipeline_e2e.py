@@ -194,6 +194,35 @@ def test_warnings_follow_their_levels_and_deadlines(first_pass):
     assert scalar("select count(*) from published.risk_warning where signals::text ~ '[0-9]{17}[0-9Xx]'") == 0
 
 
+def test_restricted_rows_follow_the_officials_jurisdiction(first_pass):
+    import psycopg
+
+    township, in_township = db.query("""select township_code, count(*) from restricted.restricted_resident
+                                        where township_code is not null group by 1 order by 2 desc limit 1""")[1][0]
+    with db.connect() as conn:
+        conn.execute("""do $$ begin
+            if not exists (select from pg_roles where rolname = 'official_test_township') then
+                create role official_test_township nologin; end if;
+            if not exists (select from pg_roles where rolname = 'official_test_none') then
+                create role official_test_none nologin; end if;
+        end $$""")
+        conn.execute("grant hub_official to official_test_township, official_test_none")
+        conn.execute("insert into ops.official_jurisdiction values ('official_test_township', %s) on conflict do nothing",
+                     (township,))
+    with db.connect() as conn:
+        conn.execute("set role official_test_township")
+        seen = conn.execute("select count(*), count(distinct township_code), min(township_code) "
+                            "from restricted.restricted_resident").fetchone()
+        assert seen == (in_township, 1, township)  # all of its township, nothing of the others
+        conn.execute("reset role")
+        conn.execute("set role official_test_none")
+        assert conn.execute("select count(*) from restricted.restricted_resident").fetchone()[0] == 0
+        conn.execute("reset role")
+        conn.execute("set role dashboard_reader")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select count(*) from restricted.restricted_resident")
+
+
 def test_second_pass_is_incremental(first_pass):
     from govhub.orchestrate import run_pipeline
     from govhub.sim import runner
@@ -208,6 +237,8 @@ def test_second_pass_is_incremental(first_pass):
     resolved_after = dict(db.query("select warning_key, resolved_at from published.risk_warning "
                                    "where resolved_at is not null")[1])
     assert {k: resolved_after.get(k) for k in resolved_before} == resolved_before
+    # grants and row-level security are declared in dbt, so the rebuilt restricted tables keep them
+    assert scalar("select count(*) from pg_policies where schemaname = 'restricted'") == 2
     new_batches = db.query(
         """select feed, object, received, inserted from ops.batch where status = 'succeeded'
            and started_at > (select max(published_at) from ops.publication where version = 1)""")[1]

@@ -12,7 +12,21 @@ do $$ begin
     if not exists (select from pg_roles where rolname = 'dashboard_reader') then
         create role dashboard_reader nologin;
     end if;
+    -- officials who act on warnings; each official's role is a member, scoped by ops.official_jurisdiction
+    if not exists (select from pg_roles where rolname = 'hub_official') then
+        create role hub_official nologin;
+    end if;
 end $$;
+-- Which division (county, township, village or grid code) each official role may see in `restricted`
+-- (row-level security). Maintained by the county's administrator, never by the pipeline.
+create table if not exists ops.official_jurisdiction (
+    role_name text not null,
+    division_code text not null,
+    primary key (role_name, division_code)
+);
+-- the row-level-security policy reads it as the official: officials see the mapping, no other ops table
+grant usage on schema ops to hub_official;
+grant select on ops.official_jurisdiction to hub_official;
 create table if not exists linkage.probabilistic_links (
     source text not null,
     source_object text not null,
