@@ -42,5 +42,6 @@ def pytest_sessionfinish(session, exitstatus):
 def reset_warehouse() -> None:
     """Drop everything the pipeline wrote, so a test module starts from an empty warehouse."""
     with db.connect() as conn:
-        for schema in ("raw", "ops", "staging", "intermediate", "audit", "published", "linkage", "util", "reference", "wh"):
+        for schema in ("raw", "ops", "staging", "intermediate", "audit", "published", "linkage", "util", "reference", "wh",
+                       "snapshots"):
             conn.execute(f"drop schema if exists {schema} cascade")
