@@ -43,5 +43,5 @@ def reset_warehouse() -> None:
     """Drop everything the pipeline wrote, so a test module starts from an empty warehouse."""
     with db.connect() as conn:
         for schema in ("raw", "ops", "staging", "intermediate", "audit", "published", "linkage", "util", "reference", "wh",
-                       "restricted"):
+                       "restricted", "snapshots"):
             conn.execute(f"drop schema if exists {schema} cascade")

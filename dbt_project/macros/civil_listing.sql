@@ -5,7 +5,7 @@
   so a row that reverts to an earlier content is still right) plus what the drops tell about its listing:
 
     listed_on      drop date of the latest `started` (the first drop of the current listing)
-    suspended_on   first drop date of the current listing whose 状态 is 停保 (registers with 状态 only)
+    suspended_on   first drop of the current listing's final run of 状态 停保 (registers with 状态 only)
     delisted_on    drop date of the `ended` change when the record is no longer listed, else null
     last_change_on drop date of the latest change record
     is_listed      listed in the latest accepted drop
@@ -30,12 +30,20 @@
         group by 1
     ),
     {%- if has_status %}
-    suspensions as (
-        select c.record_key, min(c.drop_date) as suspended_on
+    statuses as (
+        select c.record_key, c.drop_date, trim(v."状态") as source_status
         from changes as c
         inner join periods as p on p.record_key = c.record_key
         inner join versions as v on v._record_key = c.record_key and v._row_hash = c.row_hash
-        where c.change <> 'ended' and c.drop_date >= coalesce(p.listed_on, '-infinity') and trim(v."状态") = '停保'
+        where c.change <> 'ended' and c.drop_date >= coalesce(p.listed_on, '-infinity')
+    ),
+    suspensions as (
+        -- the first drop of the final run of 停保 (a member can be suspended and restored)
+        select s.record_key, min(s.drop_date) as suspended_on
+        from statuses as s
+        where s.source_status = '停保'
+          and s.drop_date > coalesce((select max(a.drop_date) from statuses as a
+                                      where a.record_key = s.record_key and a.source_status = '在保'), '-infinity')
         group by 1
     ),
     {%- endif %}

@@ -61,3 +61,9 @@ end $$;
     case lower(trim(util.hub_fw2hw({{ column }}))) when 'true' then true when '1' then true when '是' then true
          when 'yes' then true when 'false' then false when '0' then false when '否' then false when 'no' then false end
 {%- endmacro %}
+
+{# `dbt run-operation install_time_udfs` creates the date/time functions outside a build (tests, ad-hoc SQL). #}
+{% macro install_time_udfs() %}
+    {% do run_query(create_udfs()) %}
+    {% do run_query(create_time_udfs()) %}
+{% endmacro %}

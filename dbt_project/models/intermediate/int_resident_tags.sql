@@ -58,6 +58,10 @@ left_behind as (
     select * from {{ ref('stg_civil__left_behind') }}
 ),
 
+civil_periods as (
+    select * from {{ ref('int_civil__listing_periods') }}
+),
+
 tag_codes as (
     select * from {{ ref('tag_code') }}
 ),
@@ -104,27 +108,36 @@ asserted as (
                        ('04', 'smd_patient'), ('05', 'key_person')) as t (category_code, tag_code)
         on t.category_code = k.category_code
     union all
+    -- civil registers: one row per listing period; the department's own start date opens the current period
     select
-        'subsistence_allowance', 'civil', '低保对象', source_record_id,
-        coalesce(allowance_start_date, listed_on),
-        case when status = 'suspended' or not is_listed then coalesce(suspended_on, delisted_on, last_change_on) end,
-        address,
-        last_change_on
-    from subsistence_allowance
+        'subsistence_allowance', 'civil', '低保对象', p.source_record_id,
+        case when p.is_latest_period then coalesce(r.allowance_start_date, p.listed_on) else p.listed_on end,
+        coalesce(p.suspended_on, p.delisted_on),
+        r.address,
+        p.last_change_on
+    from civil_periods as p
+    inner join subsistence_allowance as r on r.source_record_id = p.source_record_id
+    where p.register = '低保对象'
     union all
     select
-        'extreme_poverty', 'civil', '特困人员', source_record_id,
-        coalesce(recognised_on, listed_on),
-        case when status = 'suspended' or not is_listed then coalesce(suspended_on, delisted_on, last_change_on) end,
-        address,
-        last_change_on
-    from extreme_poverty
+        'extreme_poverty', 'civil', '特困人员', p.source_record_id,
+        case when p.is_latest_period then coalesce(r.recognised_on, p.listed_on) else p.listed_on end,
+        coalesce(p.suspended_on, p.delisted_on),
+        r.address,
+        p.last_change_on
+    from civil_periods as p
+    inner join extreme_poverty as r on r.source_record_id = p.source_record_id
+    where p.register = '特困人员'
     union all
-    select 'disabled', 'civil', '残疾人', source_record_id, listed_on, delisted_on, address, last_change_on
-    from disabled
+    select 'disabled', 'civil', '残疾人', p.source_record_id, p.listed_on, p.delisted_on, r.address, p.last_change_on
+    from civil_periods as p
+    inner join disabled as r on r.source_record_id = p.source_record_id
+    where p.register = '残疾人'
     union all
-    select 'left_behind', 'civil', '留守人员', source_record_id, listed_on, delisted_on, address, last_change_on
-    from left_behind
+    select 'left_behind', 'civil', '留守人员', p.source_record_id, p.listed_on, p.delisted_on, r.address, p.last_change_on
+    from civil_periods as p
+    inner join left_behind as r on r.source_record_id = p.source_record_id
+    where p.register = '留守人员'
 ),
 
 final as (
