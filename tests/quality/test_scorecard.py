@@ -60,6 +60,26 @@ def built(hub_env, tmp_path_factory):
             "by_feed": {d["feed"]: d for d in data["departments"]}, "rebuilt_by_the_build": rebuilt_by_the_build}
 
 
+def test_masking_of_example_records():
+    from govhub.quality.scorecard import mask_record, mask_text
+
+    record = {"成员身份证号": "34112319900101123x", "SARYSFZH": "341123199001011234,341123900101123",
+              "姓名": "张三明", "XM": "李四", "出生日期": "1990/1/1", "birthDate": "1990-01-01",
+              "diagnosis_code": "F20", "petitioner_phone": "13812345678", "家庭住址": "开通镇红旗村3组15号",
+              "remark": "见 3411 2319 9001 0112 34 号", "partyIdNumbers": ["341123199001011234"], "JQLB": "0101"}
+    masked = mask_record(record)
+    assert masked["成员身份证号"] == "3411**********123x"
+    assert masked["SARYSFZH"] == "3411**********1234, 3411*******1123"  # legacy 15-digit too
+    assert masked["姓名"] == "张*明" and masked["XM"] == "李*"
+    assert masked["出生日期"] == "1990-**-**" and masked["birthDate"] == "1990-**-**"
+    assert masked["diagnosis_code"] == "***" and masked["petitioner_phone"] == "138****5678"
+    assert masked["家庭住址"] == "开通镇红旗村…"
+    assert masked["remark"] == "见 3411**********1234 号"
+    assert masked["partyIdNumbers"] == ["3411**********1234"]
+    assert masked["JQLB"] == "0101"  # codes stay readable
+    assert mask_text("grid 341123001001001 ok") == "grid 3411*******1001 ok"  # over-masking is the safe side
+
+
 def test_rebuilt_by_every_warehouse_build(built):
     assert built["rebuilt_by_the_build"]
 

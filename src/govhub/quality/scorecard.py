@@ -56,6 +56,7 @@ _ID_KEYS = re.compile(r"(身份证|sfz|sfhm|idnumber|id_card|idcard|gmsfhm|bjrsf
 _NAME_KEYS = re.compile(r"(^xm$|name$|姓名)", re.I)
 _PHONE_KEYS = re.compile(r"(phone|tel|电话|手机)", re.I)
 _ADDRESS_KEYS = re.compile(r"(address|addr|地址|住址|^hjdz$|^xzz$|^zzdz$|^fadz$|location)", re.I)
+_BIRTH_KEYS = re.compile(r"(出生|csrq|birth)", re.I)  # a full birth date + village re-identifies: year only
 _SENSITIVE_KEYS = re.compile(r"(diagnosis|icd|cause|残疾类别|description)", re.I)
 # 15 to 18 ID-like characters, optionally with single spaces (departments send "3411 2319..."), full-width too.
 _ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z０-９])[0-9０-９](?:\s?[0-9０-９]){13,16}\s?[0-9０-９XxＸｘ](?![0-9A-Za-z０-９])")
@@ -103,6 +104,9 @@ def mask_value(key: str, value: Any) -> Any:
         return text[:3] + "****" + text[-4:] if len(text) >= 8 else "*" * len(text)
     if _SENSITIVE_KEYS.search(key):
         return "***" if text else text
+    if _BIRTH_KEYS.search(key):
+        year = re.match(r"\s*(\d{4})", text)
+        return f"{year.group(1)}-**-**" if year else ("*" * len(text))
     if _ADDRESS_KEYS.search(key):
         return mask_text(text[:6]) + ("…" if len(text) > 6 else "")
     return mask_text(text)
