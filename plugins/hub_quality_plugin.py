@@ -4,16 +4,21 @@ A FastAPI app mounted by the API server under ``/hub-quality`` serves the static
 (``$HUB_HOME/reports/scorecard.html``, rebuilt after every gate, and the GX Data Docs site); an external
 view adds "Data quality" to the navigation. The app only reads files: no database access from the API
 server, so a slow warehouse never slows the UI, and a page is never half-written (atomic rename).
+
+Plugin apps are not protected by Airflow automatically: every route requires an authenticated Airflow
+user (the UI's JWT cookie or a bearer token). The pages hold masked examples only, but they are still
+internal quality data. Data Docs are served by a route, not a StaticFiles mount, because mounts bypass
+route dependencies (and so would bypass the authentication).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from airflow.api_fastapi.core_api.security import requires_authenticated
 from airflow.plugins_manager import AirflowPlugin
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
 
 from govhub.quality.scorecard import DATA_DOCS_DIR, PLUGIN_URL_PREFIX, report_dir
 
@@ -21,7 +26,10 @@ NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>scorecard not built</
 <p>The data-quality scorecard has not been built yet. It is rebuilt by every warehouse build;
 run <code>hub report</code> to build it now.</p>"""
 
-app = FastAPI(title="govhub data quality", description="Per-department scorecard and GX Data Docs")
+# Module attribute so that tests can override it (app.dependency_overrides[authenticated]).
+authenticated = requires_authenticated()
+app = FastAPI(title="govhub data quality", description="Per-department scorecard and GX Data Docs",
+              dependencies=[Depends(authenticated)])
 
 
 @app.get("/", response_class=HTMLResponse, response_model=None)
@@ -45,8 +53,16 @@ def data_docs_root() -> RedirectResponse:
     return RedirectResponse(f"{PLUGIN_URL_PREFIX}/data-docs/index.html")
 
 
-# check_dir=False: the Data Docs site appears after the first gate run, the plugin loads before that.
-app.mount("/data-docs", StaticFiles(directory=DATA_DOCS_DIR, html=True, check_dir=False), name="data-docs")
+@app.get("/data-docs/{path:path}", response_model=None)
+def data_docs(path: str) -> FileResponse:
+    root = DATA_DOCS_DIR.resolve()
+    target = (root / (path or "index.html")).resolve()
+    if target.is_dir():
+        target = target / "index.html"
+    # no escaping the Data Docs site with ../ (the site exists only after the first gate run)
+    if not target.is_relative_to(root) or not target.is_file():
+        raise HTTPException(status_code=404, detail="not found; Data Docs are written by each gate run")
+    return FileResponse(target)
 
 
 class HubQualityPlugin(AirflowPlugin):

@@ -27,9 +27,20 @@ def plugin(hub_env) -> ModuleType:
 
 @pytest.fixture(scope="module")
 def client(plugin):
+    """A client as a logged-in Airflow user (authentication itself is tested below)."""
     from fastapi.testclient import TestClient
 
-    return TestClient(plugin.app)
+    plugin.app.dependency_overrides[plugin.authenticated] = lambda: None
+    yield TestClient(plugin.app)
+    plugin.app.dependency_overrides.clear()
+
+
+def test_anonymous_requests_are_refused(plugin):
+    from fastapi.testclient import TestClient
+
+    anonymous = TestClient(plugin.app)
+    for path in ("/", "/scorecard.json", "/data-docs/index.html"):
+        assert anonymous.get(path).status_code == 401, path
 
 
 def test_plugin_registers_app_and_views(plugin):
@@ -95,3 +106,4 @@ def test_serves_data_docs_when_built(client):
     else:
         assert response.status_code == 404
     assert client.get("/data-docs", follow_redirects=False).headers["location"] == "/hub-quality/data-docs/index.html"
+    assert client.get("/data-docs/..%2F..%2F..%2Fgreat_expectations.yml").status_code == 404
