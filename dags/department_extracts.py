@@ -14,12 +14,15 @@ import os
 from airflow.sdk import Asset, CronTriggerTimetable, dag, task
 
 from govhub.extract.registry import load_registry
+from govhub.notify import HubAlertNotifier
 from govhub.pipeline import raw_asset_uri
 
 # HUB_RETRY_DELAY_SECONDS shortens the wait between attempts (the test suite sets 1 s so that a failing
 # source fails its DAG in seconds, not minutes).
 RETRY_DELAY = dt.timedelta(seconds=float(os.environ.get("HUB_RETRY_DELAY_SECONDS", "120")))
-DEFAULT_ARGS = {"retries": 2, "retry_delay": RETRY_DELAY, "retry_exponential_backoff": True}
+# on_failure_callback fires after the last retry only: one alert per failed department run.
+DEFAULT_ARGS = {"retries": 2, "retry_delay": RETRY_DELAY, "retry_exponential_backoff": True,
+                "on_failure_callback": HubAlertNotifier()}
 
 
 def make_extract_dag(feed_name: str, schedule: str, department: str, objects: list[str]):

@@ -11,6 +11,7 @@ import datetime as dt
 from airflow.sdk import Asset, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
 from govhub.extract.registry import load_registry
+from govhub.notify import HubAlertNotifier
 from govhub.pipeline import PUBLISHED_ASSET_URI, raw_asset_uri
 
 RAW_ASSETS = [Asset(name=f"raw_{name}", uri=raw_asset_uri(name)) for name in load_registry()]
@@ -24,7 +25,8 @@ RAW_ASSETS = [Asset(name=f"raw_{name}", uri=raw_asset_uri(name)) for name in loa
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 0},
+    # A failed task (a blocked gate above all) alerts: log + webhook from configuration.
+    default_args={"retries": 0, "on_failure_callback": HubAlertNotifier()},
     tags=["warehouse"],
     params={"full_refresh": False},
 )

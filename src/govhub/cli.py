@@ -126,6 +126,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from govhub.quality.scorecard import DATA_DOCS_DIR, PLUGIN_URL_PREFIX, build_scorecard
+
+    started = time.perf_counter()
+    path = build_scorecard()
+    print(f"scorecard: {path} (built in {time.perf_counter() - started:.1f}s)")
+    print(f"in the Airflow UI: {PLUGIN_URL_PREFIX}/ (plugin hub_quality; Data Docs at {PLUGIN_URL_PREFIX}/data-docs/)")
+    if (DATA_DOCS_DIR / "index.html").exists():
+        print(f"GX Data Docs: {DATA_DOCS_DIR / 'index.html'}")
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(path.as_uri())
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from govhub import db
     from govhub.orchestrate import run_pipeline
@@ -193,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_sql)
     sub.add_parser("status", help="last batch per feed, gate result, published version").set_defaults(func=cmd_status)
     sub.add_parser("evaluate", help="linkage and grid assignment against the simulator's truth").set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("report", help="(re)build the per-department data-quality scorecard and print where it is")
+    p.add_argument("--open", action="store_true", help="also open it in a browser")
+    p.set_defaults(func=cmd_report)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -43,7 +43,10 @@ def stale_feeds(now: dt.datetime | None = None) -> list[str]:
             "select feed, max(finished_at) from ops.batch where status = 'succeeded' group by feed").fetchall())
     stale = [name for name in load_registry() if last.get(name) is None or now - last[name] > STALE_AFTER]
     if stale:
+        from govhub.notify import alert_stale_feeds
+
         log.warning("building on what is there; stale feeds: %s", ", ".join(stale))
+        alert_stale_feeds(stale, last)
     return stale
 
 
@@ -59,13 +62,29 @@ def build(full_refresh: bool = False) -> dict[str, Any]:
 
 
 def gate_and_publish(run_id: str) -> int:
+    # The scorecard is rebuilt whatever the gate says (a blocked run is exactly when officers need it), in
+    # `finally` and guarded, so that neither a scorecard error hides the gate's verdict nor the reverse.
     try:
-        gate.run_gate(run_id)
-    except gate.GateFailed as exc:
-        publish.record_blocked(run_id, str(exc))
-        raise
-    with db.connect() as conn:
-        batches = [r[0] for r in conn.execute(
-            """select batch_id from ops.batch where status = 'succeeded' and finished_at >
-               coalesce((select max(published_at) from ops.publication where gate_success), '-infinity')""")]
-    return publish.publish(run_id, batches)
+        try:
+            gate.run_gate(run_id)
+        except gate.GateFailed as exc:
+            publish.record_blocked(run_id, str(exc))
+            raise
+        with db.connect() as conn:
+            batches = [r[0] for r in conn.execute(
+                """select batch_id from ops.batch where status = 'succeeded' and finished_at >
+                   coalesce((select max(published_at) from ops.publication where gate_success), '-infinity')""")]
+        return publish.publish(run_id, batches)
+    finally:
+        refresh_scorecard()
+
+
+def refresh_scorecard() -> str | None:
+    """Rebuild the quality scorecard; log (never raise) when it fails. Returns its path or None."""
+    try:
+        from govhub.quality.scorecard import build_scorecard
+
+        return str(build_scorecard())
+    except Exception:
+        log.exception("scorecard could not be rebuilt (the gate result stands)")
+        return None

@@ -58,3 +58,26 @@ def test_clear_id_number_in_a_published_column_blocks(published_once):
     assert "no clear ID numbers" in str(err.value) and "name_masked" in str(err.value)
     assert "341126199001011234" not in str(err.value)
     assert published_fingerprint() == before
+
+
+def test_failed_gate_in_the_dag_notifies_the_webhook(published_once, monkeypatch):
+    """The DAG's on_failure_callback (HubAlertNotifier) POSTs the gate failure to the configured webhook."""
+    from govhub.orchestrate import run_dag
+    from tests.webhook import webhook_receiver
+
+    with db.connect() as conn:  # the same bad day as above, once: a second 90% cut would empty tables
+        for table, source in (("police__jq_jjxx", "police"), ("grid__grid_event", "grid")):
+            raw = conn.execute(f"select count(*) from raw.{table}").fetchone()[0]
+            published = conn.execute("select count(*) from published.fct_event where source = %s", (source,)).fetchone()[0]
+            if raw > 0.5 * published:
+                conn.execute(f"delete from raw.{table} where random() < 0.9")
+    with webhook_receiver() as hook:
+        monkeypatch.setenv("HUB_ALERT_WEBHOOK_URL", hook.url)
+        outcome = run_dag("warehouse_build", raise_on_failure=False)
+        posts = hook.wait(predicate=lambda p: p["kind"] == "gate_failed")
+    assert outcome.tasks["gate_and_publish"] == "failed"
+    assert posts, "no gate-failure notification arrived at the webhook"
+    assert posts[0]["details"]["dag_id"] == "warehouse_build"
+    assert posts[0]["details"]["task_id"] == "gate_and_publish"
+    assert "fct_event" in posts[0]["message"] and "volume" in posts[0]["message"]
+    assert published_fingerprint() == published_once
