@@ -23,6 +23,11 @@ from govhub import db
 log = logging.getLogger(__name__)
 THRESHOLD = 0.99
 MARGIN = 0.5
+# Registers that hold one record per person: a record of one of them never belongs to a person who already
+# has a (different) record in the same register — that person is a relative with a similar profile.
+ONE_RECORD_PER_PERSON = {("police", "RK_CZRK"), ("police", "RK_LDRK"), ("health", "smd_patient"),
+                         ("health", "death_cert"), ("civil", "低保对象"), ("civil", "特困人员"), ("civil", "残疾人"),
+                         ("civil", "留守人员")}
 
 
 def _pinyin(name: str | None) -> str | None:
@@ -34,7 +39,16 @@ def _pinyin(name: str | None) -> str | None:
     return "".join(lazy_pinyin(name)).lower()
 
 
-def load_records() -> tuple[pd.DataFrame, pd.DataFrame]:
+def registers_of(known_rows: pd.DataFrame) -> dict[str, set[tuple[str, str]]]:
+    """ID number -> the one-record-per-person registers that already hold a record of that person."""
+    out: dict[str, set[tuple[str, str]]] = {}
+    for id_number, source, obj in known_rows[["id_number", "source", "source_object"]].itertuples(index=False):
+        if (source, obj) in ONE_RECORD_PER_PERSON:
+            out.setdefault(id_number, set()).add((source, obj))
+    return out
+
+
+def load_records() -> tuple[pd.DataFrame, pd.DataFrame, dict[str, set[tuple[str, str]]]]:
     cols, rows = db.query(
         """select source, source_object, source_record_id, id_number, id_status, person_name,
                   coalesce(sex, id_sex) as sex, coalesce(birth_date, id_birth_date) as birth_date,
@@ -61,7 +75,8 @@ def load_records() -> tuple[pd.DataFrame, pd.DataFrame]:
     columns = ["uid", "id17", "name", "sex", "birth_date", "address_key"]
     for frame in (known, unknown):
         frame["name_pinyin"] = frame["name"].map(_pinyin)
-    return known[columns + ["name_pinyin"]] if len(known) else known, unknown[columns + ["name_pinyin"]]
+    return (known[columns + ["name_pinyin"]] if len(known) else known, unknown[columns + ["name_pinyin"]],
+            registers_of(known_rows))
 
 
 def predict(known: pd.DataFrame, unknown: pd.DataFrame) -> pd.DataFrame:
@@ -93,14 +108,23 @@ def predict(known: pd.DataFrame, unknown: pd.DataFrame) -> pd.DataFrame:
     return linker.inference.predict(threshold_match_probability=0.5).as_pandas_dataframe()
 
 
-def choose_links(pairs: pd.DataFrame, unknown_ids: set[str]) -> list[tuple[str, str, float]]:
-    """(unknown uid, known ID number, probability) for confident, unambiguous links only."""
+def choose_links(pairs: pd.DataFrame, unknown_ids: set[str],
+                 registers: dict[str, set[tuple[str, str]]] | None = None) -> list[tuple[str, str, float]]:
+    """(unknown uid, known ID number, probability) for confident, unambiguous links only.
+
+    A candidate who already has a record in the unknown record's one-record-per-person register is not the
+    same person (``registers``: ID number -> such registers) and is dropped from the candidates.
+    """
     links = []
     if pairs.empty:
         return links
+    registers = registers or {}
     left_is_unknown = pairs["uid_l"].isin(unknown_ids)
     pairs = pairs.assign(unknown=pairs["uid_l"].where(left_is_unknown, pairs["uid_r"]),
                          known=pairs["uid_r"].where(left_is_unknown, pairs["uid_l"]))
+    register_of = pairs["unknown"].map(lambda uid: tuple(uid.split("|", 2)[:2]))
+    taken = [reg in registers.get(known, ()) for reg, known in zip(register_of, pairs["known"], strict=True)]
+    pairs = pairs.assign(match_probability=pairs["match_probability"].where(~pd.Series(taken, index=pairs.index), 0.0))
     for uid, group in pairs.groupby("unknown"):
         ranked = group.sort_values("match_probability", ascending=False)
         best = ranked.iloc[0]
@@ -113,10 +137,10 @@ def choose_links(pairs: pd.DataFrame, unknown_ids: set[str]) -> list[tuple[str, 
 def link_probabilistically() -> int:
     """Recompute ``linkage.probabilistic_links``; returns the number of links."""
     started = time.perf_counter()
-    known, unknown = load_records()
+    known, unknown, registers = load_records()
     links: list[tuple[str, str, float]] = []
     if len(unknown) and len(known) >= 100:
-        links = choose_links(predict(known, unknown), set(unknown.uid))
+        links = choose_links(predict(known, unknown), set(unknown.uid), registers)
     with db.connect() as conn:
         conn.execute("truncate linkage.probabilistic_links")
         with conn.cursor().copy("copy linkage.probabilistic_links from stdin") as copy:
