@@ -9,7 +9,8 @@
 #}
 {% macro create_time_udfs() %}
 create schema if not exists util;
-create or replace function util.hub_ts(t text) returns timestamptz language plpgsql stable parallel safe as $$
+-- parallel unsafe: the exception handler needs a subtransaction, impossible in a parallel plan
+create or replace function util.hub_ts(t text) returns timestamptz language plpgsql stable parallel unsafe as $$
 declare
   v text := nullif(regexp_replace(trim(util.hub_fw2hw(coalesce(t, ''))), '\s+', ' ', 'g'), '');
 begin
@@ -25,7 +26,7 @@ begin
   return v::timestamp at time zone 'Asia/Shanghai';
 exception when others then return null;
 end $$;
-create or replace function util.hub_date(t text) returns date language plpgsql stable parallel safe as $$
+create or replace function util.hub_date(t text) returns date language plpgsql stable parallel unsafe as $$
 declare
   v text := nullif(trim(util.hub_fw2hw(coalesce(t, ''))), '');
   d text;

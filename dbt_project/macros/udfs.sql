@@ -32,11 +32,16 @@ create or replace function util.hub_id_clean(t text) returns text language sql i
     else v end
   from c
 $$;
-create or replace function util.hub_id_birth_ok(v text) returns boolean language plpgsql immutable parallel safe as $$
-begin
-  return to_char(to_date(substr(v, 7, 8), 'YYYYMMDD'), 'YYYYMMDD') = substr(v, 7, 8);
-exception when others then return false;
-end $$;
+create or replace function util.hub_id_birth_ok(v text) returns boolean language sql immutable parallel safe as $$
+  -- plain arithmetic, no exception block: a PL/pgSQL exception handler needs a subtransaction, which parallel
+  -- plans (county scale) cannot start; CASE keeps make_date away from impossible months and year 0
+  select case
+    when substr(v, 7, 8) !~ '^\d{8}$' then false
+    when substr(v, 7, 4)::int = 0 or substr(v, 11, 2)::int not between 1 and 12 then false
+    else substr(v, 13, 2)::int between 1 and extract(day from
+           make_date(substr(v, 7, 4)::int, substr(v, 11, 2)::int, 1) + interval '1 month - 1 day')::int
+  end
+$$;
 create or replace function util.hub_id_status(t text) returns text language sql immutable parallel safe as $$
   with c as (select util.hub_id_compact(t) as compact, util.hub_id_clean(t) as v)
   select case

@@ -55,3 +55,34 @@ def test_chinese_numerals_and_address_key(udfs):
             conn.execute("select util.hub_addr_key('开通镇红旗村3组15号')").fetchone()[0]
         assert conn.execute("select util.hub_cn_digits('一百二十号'), util.hub_cn_digits('二十号')").fetchone() == ("120号", "20号")
         assert conn.execute("select util.hub_mask_name('张三明'), util.hub_mask_name('李四')").fetchone() == ("张*明", "李*")
+
+
+def test_id_status_is_the_same_in_a_parallel_plan(udfs):
+    """County-scale tables get parallel plans; the functions must not depend on a subtransaction there."""
+    from govhub.transform import run_dbt
+
+    run_dbt(["run-operation", "install_time_udfs"])
+    rng = random.Random(11)
+    ids = [make_id("341126", dt.date(1940, 1, 1) + dt.timedelta(days=rng.randrange(25000)), rng.randrange(999),
+                   rng.random() < 0.5) for _ in range(2000)]
+    ids += ["341126199902301234", "341126000001011234", "341126199913011234"]  # 30 Feb, year 0, month 13
+    with db.connect() as conn:
+        conn.execute("create temporary table ids (v text)")
+        with conn.cursor().copy("copy ids from stdin") as copy:
+            for v in ids:
+                copy.write_row((v,))
+        serial = conn.execute("select v, util.hub_id_status(v), util.hub_ts('2026-11-20 09:12') from ids "
+                              "order by v").fetchall()
+        conn.execute("create table public.ids_parallel as select * from ids")  # temp tables are never scanned in parallel
+        try:
+            for setting in ("debug_parallel_query = on", "parallel_setup_cost = 0", "parallel_tuple_cost = 0",
+                            "min_parallel_table_scan_size = 0", "parallel_leader_participation = off"):
+                conn.execute(f"set local {setting}")
+            parallel = conn.execute("select v, util.hub_id_status(v), util.hub_ts('2026-11-20 09:12') "
+                                    "from public.ids_parallel order by v").fetchall()
+        finally:
+            conn.execute("drop table public.ids_parallel")
+    assert parallel == serial
+    status = {v: s for v, s, _ in serial}
+    assert status["341126199902301234"] == status["341126000001011234"] == status["341126199913011234"] == "invalid_date"
+    assert sum(s == "valid" for s in status.values()) == 2000
