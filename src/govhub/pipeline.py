@@ -59,6 +59,11 @@ def build(full_refresh: bool = False) -> dict[str, Any]:
 
 
 def gate_and_publish(run_id: str) -> int:
+    from govhub.quality import feed_gate
+
+    # per-feed suites first: a department's bad day is reported against its feed (ops.feed_gate) and named
+    # in the publication's message, without blocking the other departments
+    feeds = feed_gate.run_feed_gate(run_id)
     try:
         gate.run_gate(run_id)
     except gate.GateFailed as exc:
@@ -68,4 +73,4 @@ def gate_and_publish(run_id: str) -> int:
         batches = [r[0] for r in conn.execute(
             """select batch_id from ops.batch where status = 'succeeded' and finished_at >
                coalesce((select max(published_at) from ops.publication where gate_success), '-infinity')""")]
-    return publish.publish(run_id, batches)
+    return publish.publish(run_id, batches, message=feeds.publication_message())
