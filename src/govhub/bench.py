@@ -100,7 +100,7 @@ def raw_load_comparison(rows: list[dict[str, Any]], methods: tuple[str | None, .
     import psycopg
     from sqlalchemy import create_engine
 
-    from govhub.extract.loader import load_batch, new_batch_id
+    from govhub.extract.loader import as_text, load_batch, new_batch_id
     from govhub.ops import ensure_ops
 
     police, obj = _police_rk_czrk()
@@ -125,6 +125,21 @@ def raw_load_comparison(rows: list[dict[str, Any]], methods: tuple[str | None, .
             copied = conn.execute(f'select count(*) from raw."{raw_table}"').fetchone()[0]
         results["copy"] = {"method": "load_batch (COPY)", "seconds": round(copy_seconds, 3), "loaded": copied,
                            "batch_loaded": res.loaded, "rows_per_s": round(n / copy_seconds) if copy_seconds else None}
+
+        # the bare COPY of the same values (no validation, row hash, lineage or dedup): the loader's overhead
+        _say(progress, f"raw load: bare psycopg COPY, {n} rows ...")
+        cols = [c.lower() for c in obj.columns]
+        started = time.perf_counter()
+        with psycopg.connect(conninfo) as conn, conn.transaction():
+            conn.execute("create table bench.copy_plain ({})".format(", ".join(f'"{c}" text' for c in cols)))
+            with conn.cursor().copy("copy bench.copy_plain from stdin") as copy:
+                for r in rows:
+                    copy.write_row([as_text(r.get(c)) for c in obj.columns])
+        seconds = time.perf_counter() - started
+        with psycopg.connect(conninfo) as conn:
+            loaded = conn.execute("select count(*) from bench.copy_plain").fetchone()[0]
+        results["copy_plain"] = {"method": "bare COPY (no loader)", "seconds": round(seconds, 3), "loaded": loaded,
+                                 "rows_per_s": round(n / seconds) if seconds else None}
 
         # the same rows, the same column names as raw (lower case); the DataFrame is built outside the timing
         frame = pd.DataFrame([{c.lower(): r.get(c) for c in obj.columns} for r in rows],
@@ -212,6 +227,13 @@ def build_and_gate(scale: str, progress: Progress | None = None) -> dict[str, An
     except gate.GateFailed as exc:
         out["gate_passed"], out["gate_message"] = False, str(exc)[:500]
     out["gate_seconds"] = round(time.perf_counter() - t0, 2)
+    _say(progress, f"per-feed GX suites ({scale}) ...")
+    from govhub.quality import feed_gate
+
+    t0 = time.perf_counter()
+    report = feed_gate.run_feed_gate(f"bench-feeds-{scale}-{dt.datetime.now():%Y%m%dT%H%M%S}")
+    out["feed_gate_seconds"] = round(time.perf_counter() - t0, 2)
+    out["feed_gate_failed"] = report.failed
     out["gate_to_dbt_ratio"] = round(out["gate_seconds"] / out["dbt_seconds"], 3) if out["dbt_seconds"] else None
     return out
 
@@ -256,7 +278,7 @@ def format_results(results: dict[str, Any]) -> str:
     if raw:
         lines.append(f"Raw load, {raw['rows']} rows — {raw['source']}")
         lines.append(f"  {'method':<28} {'seconds':>9} {'rows/s':>10} {'loaded':>8} {'COPY ×':>7}")
-        for key in ("copy", "to_sql_default", "to_sql_multi"):
+        for key in ("copy", "copy_plain", "to_sql_default", "to_sql_multi"):
             if key in raw:
                 r = raw[key]
                 ratio = r.get("copy_ratio")
@@ -275,6 +297,10 @@ def format_results(results: dict[str, Any]) -> str:
                          f"dbt {b['dbt_seconds']:>6.1f}s ({b['dbt_nodes']} nodes)  linkage {b['linkage_seconds']:>5.1f}s  "
                          f"gate {b['gate_seconds']:>5.1f}s ({'passed' if b['gate_passed'] else 'FAILED'})  "
                          f"gate/dbt = {b['gate_to_dbt_ratio']} (target ≤ 0.2)")
+            if "feed_gate_seconds" in b:
+                lines.append(f"  {'':<8} per-feed suites {b['feed_gate_seconds']:.1f}s "
+                             f"(feed/dbt = {b['feed_gate_seconds'] / b['dbt_seconds']:.2f}; "
+                             f"failed feeds: {', '.join(b['feed_gate_failed']) or 'none'})")
     if results.get("path"):
         lines.append(f"written to {results['path']}")
     return "\n".join(lines)
