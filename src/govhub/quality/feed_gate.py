@@ -33,6 +33,7 @@ from govhub.settings import WAREHOUSE_DB
 
 log = logging.getLogger(__name__)
 FEEDS_SUITE = SUITES_DIR / "feeds.yml"
+SCRATCH_SCHEMA = "feed_gate"  # unlogged per-run copies of the new rows, dropped after validation
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the contract: every naive timestamp is Asia/Shanghai
 USABLE_ID = ["valid", "repaired"]  # util.hub_id_status: what staging can use (repaired = legacy 15, spaces, x ...)
 PENDING = """select batch_id from ops.batch where feed = {feed} and object = {obj} and status = 'succeeded'
@@ -354,14 +355,54 @@ def run_feed_gate(run_id: str, suites: dict[str, Any] | None = None) -> FeedGate
     by_asset: dict[str, list[_Planned]] = {}
     for item in p.items:
         by_asset.setdefault(item.asset, []).append(item)
-    validations, order = [], []
+    scratch = _materialise(p, [k for k in by_asset if k.endswith(".rows")])
+    try:
+        outcomes = _validate(context, datasource, p, by_asset, scratch)
+    finally:
+        with db.connect() as conn:
+            conn.execute(f"drop schema if exists {SCRATCH_SCHEMA} cascade")  # copies of raw values: never left behind
+    verdicts: dict[str, FeedVerdict] = {}
+    for name in (suites or load_feed_suites()).get("feeds", {}):
+        mine = [o for o in outcomes if o.feed == name]
+        status = ("failed" if any(o.blocking and not o.success for o in mine)
+                  else "warn" if any(not o.success for o in mine) else "passed")
+        verdicts[name] = FeedVerdict(name, status, sorted(pending.get(name, [])), mine)
+    _record(run_id, outcomes, verdicts)
+    report = FeedGateReport(run_id, verdicts)
+    for name in report.failed:
+        log.warning("feed %s FAILED its blocking checks:\n  %s", name,
+                    "\n  ".join(o.line() for o in verdicts[name].failures if o.blocking))
+    log.info("feed gate %s: %d expectations over %d assets in %.1fs; failed feeds %s, warnings %s", run_id,
+             len(outcomes), len(by_asset), time.perf_counter() - started, report.failed or "none",
+             report.warned or "none")
+    return report
+
+
+def _materialise(p: _Plan, keys: list[str]) -> dict[str, str]:
+    """New rows with their derived columns (ID status, date check ...) computed once, in an unlogged scratch
+    table per object: every GX metric then reads a plain table instead of re-evaluating the derivations."""
+    scratch: dict[str, str] = {}
+    with db.connect() as conn:
+        conn.execute(f"drop schema if exists {SCRATCH_SCHEMA} cascade")
+        conn.execute(f"create schema {SCRATCH_SCHEMA}")
+        for n, key in enumerate(keys):
+            table = f"{SCRATCH_SCHEMA}.t{n}"
+            conn.execute(f"create unlogged table {table} as {p.queries[key]}")
+            scratch[key] = f"select * from {table}"
+    return scratch
+
+
+def _validate(context: Any, datasource: Any, p: _Plan, by_asset: dict[str, list[_Planned]],
+              scratch: dict[str, str]) -> list[FeedOutcome]:
+    import great_expectations as gx
+
+    validations = []
     for key, items in by_asset.items():
-        asset = datasource.add_query_asset(name=key, query=p.queries[key])
+        asset = datasource.add_query_asset(name=key, query=scratch.get(key, p.queries[key]))
         batch_def = asset.add_batch_definition_whole_table("all")
         suite = context.suites.add(gx.ExpectationSuite(name=f"feeds.{key}", expectations=[i.expectation for i in items]))
         validations.append(context.validation_definitions.add(
             gx.ValidationDefinition(name=f"feed_gate.{key}", data=batch_def, suite=suite)))
-        order.append(key)
     outcomes: list[FeedOutcome] = []
     if validations:
         checkpoint = context.checkpoints.add(gx.Checkpoint(
@@ -377,21 +418,7 @@ def run_feed_gate(run_id: str, suites: dict[str, Any] | None = None) -> FeedGate
                     feed=item.feed, object=item.object, table=p.tables[key], expectation=meta.get("name", ""),
                     column=item.words.get("source_column"), blocking=bool(meta.get("blocking")),
                     success=bool(r.success), observed=_words(item, r)))
-    verdicts: dict[str, FeedVerdict] = {}
-    for name in (suites or load_feed_suites()).get("feeds", {}):
-        mine = [o for o in outcomes if o.feed == name]
-        status = ("failed" if any(o.blocking and not o.success for o in mine)
-                  else "warn" if any(not o.success for o in mine) else "passed")
-        verdicts[name] = FeedVerdict(name, status, sorted(pending.get(name, [])), mine)
-    _record(run_id, outcomes, verdicts)
-    report = FeedGateReport(run_id, verdicts)
-    for name in report.failed:
-        log.warning("feed %s FAILED its blocking checks:\n  %s", name,
-                    "\n  ".join(o.line() for o in verdicts[name].failures if o.blocking))
-    log.info("feed gate %s: %d expectations over %d assets in %.1fs; failed feeds %s, warnings %s", run_id,
-             len(outcomes), len(validations), time.perf_counter() - started, report.failed or "none",
-             report.warned or "none")
-    return report
+    return outcomes
 
 
 def _record(run_id: str, outcomes: list[FeedOutcome], verdicts: dict[str, FeedVerdict]) -> None:
