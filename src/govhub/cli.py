@@ -205,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("evaluate", help="linkage and grid assignment against the simulator's truth").set_defaults(func=cmd_evaluate)
     p = sub.add_parser("bench", help="measure raw load (COPY vs pandas to_sql), generation, dbt build vs gate")
     p.add_argument("--scale", default="small", choices=["tiny", "small", "county", "city"],
-                   help="county generated, extracted, built and gated (replaces the current simulated county)")
+                   help="county generated, extracted, built and gated (REPLACES the simulated county and the warehouse "
+                        "of HUB_HOME: give the bench its own HUB_HOME)")
     p.add_argument("--rows", type=int, help="rows for the raw load comparison (default: all RK_CZRK rows)")
     p.add_argument("--generate", action="append", choices=["tiny", "small", "county", "city"],
                    help="also time the generation of this scale (repeatable), e.g. --generate county")
