@@ -177,6 +177,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from govhub.bench import format_results, run_bench
+
+    results = run_bench(args.scale, rows=args.rows, generate_only=tuple(args.generate or ()), build=not args.no_build,
+                        progress=lambda line: print(line, flush=True))
+    print()
+    print(format_results(results))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hub", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -212,6 +222,15 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("report", help="(re)build the per-department data-quality scorecard and print where it is")
     p.add_argument("--open", action="store_true", help="also open it in a browser")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("bench", help="measure raw load (COPY vs pandas to_sql), generation, dbt build vs gate")
+    p.add_argument("--scale", default="small", choices=["tiny", "small", "county", "city"],
+                   help="county generated, extracted, built and gated (REPLACES the simulated county and the warehouse "
+                        "of HUB_HOME: give the bench its own HUB_HOME)")
+    p.add_argument("--rows", type=int, help="rows for the raw load comparison (default: all RK_CZRK rows)")
+    p.add_argument("--generate", action="append", choices=["tiny", "small", "county", "city"],
+                   help="also time the generation of this scale (repeatable), e.g. --generate county")
+    p.add_argument("--no-build", action="store_true", help="skip extract + dbt build + gate")
+    p.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

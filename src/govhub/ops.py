@@ -98,6 +98,20 @@ create table if not exists ops.validation_result (
     observed text,
     validated_at timestamptz not null default now()
 );
+-- per-feed suites (govhub.quality.feed_gate): which feed and object an outcome is about, and its severity
+alter table ops.validation_result add column if not exists feed text;
+alter table ops.validation_result add column if not exists object text;
+alter table ops.validation_result add column if not exists severity text
+    generated always as (case when blocking then 'blocking' else 'warn' end) stored;
+create table if not exists ops.feed_gate (
+    run_id text not null,
+    feed text not null,
+    status text not null,           -- passed / warn / failed (a blocking feed-level expectation failed)
+    batches text[] not null,        -- the feed's new batches this verdict is about
+    message text,                   -- every failed expectation, in words
+    validated_at timestamptz not null default now(),
+    primary key (run_id, feed)
+);
 create table if not exists ops.publication (
     version bigserial primary key,
     published_at timestamptz not null default now(),

@@ -62,9 +62,14 @@ def build(full_refresh: bool = False) -> dict[str, Any]:
 
 
 def gate_and_publish(run_id: str) -> int:
+    from govhub.quality import feed_gate
+
     # The scorecard is rebuilt whatever the gate says (a blocked run is exactly when officers need it), in
     # `finally` and guarded, so that neither a scorecard error hides the gate's verdict nor the reverse.
     try:
+        # per-feed suites first: a department's bad day is reported against its feed (ops.feed_gate) and named
+        # in the publication's message, without blocking the other departments
+        feeds = feed_gate.run_feed_gate(run_id)
         try:
             gate.run_gate(run_id)
         except gate.GateFailed as exc:
@@ -74,7 +79,7 @@ def gate_and_publish(run_id: str) -> int:
             batches = [r[0] for r in conn.execute(
                 """select batch_id from ops.batch where status = 'succeeded' and finished_at >
                    coalesce((select max(published_at) from ops.publication where gate_success), '-infinity')""")]
-        return publish.publish(run_id, batches)
+        return publish.publish(run_id, batches, message=feeds.publication_message())
     finally:
         refresh_scorecard()
 

@@ -52,6 +52,8 @@ def load_suites(directory: Path = SUITES_DIR) -> dict[str, dict[str, Any]]:
     tables: dict[str, dict[str, Any]] = {}
     for path in sorted(directory.glob("*.yml")):
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if "tables" not in spec:  # feeds.yml: the per-feed suites of govhub.quality.feed_gate
+            continue
         for table, tspec in spec["tables"].items():
             tables[table] = {**tspec, "suite": f"{path.stem}.{table}"}
     return tables

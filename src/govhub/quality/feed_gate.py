@@ -1,0 +1,438 @@
+"""Per-feed quality gate: each department's contract as a GX suite, run as SQL inside PostgreSQL.
+
+Suites live in ``expectations/suites/feeds.yml`` (reviewable config; its header documents which checks block
+and which only warn). They validate the *new* rows of each feed — the raw rows of the batches that arrived
+since the last successful publication — plus two per-feed checks from ``ops.batch``: volume against the
+previous batches and freshness.
+
+Decision per feed: ``failed`` (a blocking expectation failed), ``warn`` (only warn-level ones failed) or
+``passed``. A failed feed does not block the other departments: the gate records it in ``ops.feed_gate``
+and ``ops.validation_result`` (severity, feed, object, column, the observed rate in words — never a value)
+and the publication goes ahead with a warning naming the feed. Only the published-mart suites
+(:mod:`govhub.quality.gate`) block publication.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from govhub import db
+from govhub.extract.registry import Feed, load_registry
+from govhub.ops import ensure_ops
+from govhub.quality.gate import RESULT_FORMAT, SUITES_DIR, _redact
+from govhub.settings import WAREHOUSE_DB
+
+log = logging.getLogger(__name__)
+FEEDS_SUITE = SUITES_DIR / "feeds.yml"
+SCRATCH_SCHEMA = "feed_gate"  # unlogged per-run copies of the new rows, dropped after validation
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the contract: every naive timestamp is Asia/Shanghai
+USABLE_ID = ["valid", "repaired"]  # util.hub_id_status: what staging can use (repaired = legacy 15, spaces, x ...)
+PENDING = """select batch_id from ops.batch where feed = {feed} and object = {obj} and status = 'succeeded'
+  and finished_at > coalesce((select max(published_at) from ops.publication where gate_success), '-infinity')"""
+
+
+@dataclass
+class FeedOutcome:
+    feed: str
+    object: str | None
+    table: str
+    expectation: str
+    column: str | None
+    blocking: bool
+    success: bool
+    observed: str
+
+    @property
+    def severity(self) -> str:
+        return "blocking" if self.blocking else "warn"
+
+    def line(self) -> str:
+        where = f"feed {self.feed}" + (f", object {self.object}" if self.object else "")
+        where += f", column {self.column}" if self.column else ""
+        return f"[{self.severity}] {where}: {self.expectation}: {self.observed}"
+
+
+@dataclass
+class FeedVerdict:
+    feed: str
+    status: str  # passed / warn / failed
+    batches: list[str] = field(default_factory=list)
+    outcomes: list[FeedOutcome] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[FeedOutcome]:
+        return [o for o in self.outcomes if not o.success]
+
+
+@dataclass
+class FeedGateReport:
+    run_id: str
+    verdicts: dict[str, FeedVerdict]
+
+    @property
+    def failed(self) -> list[str]:
+        return [f for f, v in self.verdicts.items() if v.status == "failed"]
+
+    @property
+    def warned(self) -> list[str]:
+        return [f for f, v in self.verdicts.items() if v.status == "warn"]
+
+    def publication_message(self) -> str | None:
+        """The warning the publication carries: which feeds failed their blocking checks, and why."""
+        if not self.failed:
+            return None
+        lines = [f"published with failed feed(s) {', '.join(self.failed)} (blocking feed-level failures; "
+                 "the other feeds are unaffected):"]
+        for name in self.failed:
+            lines += ["  " + o.line() for o in self.verdicts[name].failures if o.blocking]
+        return "\n".join(lines)
+
+
+def load_feed_suites(path: Path = FEEDS_SUITE) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _day(spec: str, today: dt.date) -> str:
+    """'YYYY-MM-DD', 'today' or 'today+N' / 'today-N' -> 'YYYYMMDD'."""
+    spec = str(spec)
+    if spec.startswith("today"):
+        offset = int(spec[5:] or 0)
+        return f"{today + dt.timedelta(days=offset):%Y%m%d}"
+    return spec.replace("-", "")
+
+
+def _date_key(col: str) -> str:
+    """YYYYMMDD of a text date: YYYYMMDD[HHMISS], YYYY-MM-DD[THH...] or YYYY/M/D; null when unparseable."""
+    c = _ident(col)
+    return (f"coalesce(substring({c} from '^\\s*([0-9]{{8}})'), (select m[1] || lpad(m[2], 2, '0') || lpad(m[3], 2, '0') "
+            f"from regexp_match({c}, '^\\s*([0-9]{{4}})[-/.]([0-9]{{1,2}})[-/.]([0-9]{{1,2}})') as m))")
+
+
+def _present(col: str) -> str:
+    return f"nullif(btrim({_ident(col)}), '')"
+
+
+@dataclass
+class _Planned:
+    feed: str
+    object: str | None
+    asset: str  # key of the query asset
+    expectation: Any
+    words: dict[str, Any]
+
+
+class _Plan:
+    def __init__(self) -> None:
+        self.queries: dict[str, str] = {}
+        self.items: list[_Planned] = []
+        self.tables: dict[str, str] = {}
+
+
+def _merge(defaults: dict[str, Any], *specs: dict[str, Any] | None) -> dict[str, Any]:
+    out = dict(defaults)
+    for s in specs:
+        out.update(s or {})
+    return out
+
+
+def plan(run_at: dt.datetime | None = None, suites: dict[str, Any] | None = None) -> tuple[_Plan, dict[str, list[str]]]:
+    """Build the GX expectations and the SQL of each asset; returns the plan and the pending batches per feed."""
+    suites = suites or load_feed_suites()
+    defaults = suites.get("defaults", {})
+    registry = load_registry()
+    today = (run_at or dt.datetime.now(dt.UTC)).astimezone(LOCAL_TZ).date()
+    with db.connect() as conn:
+        ensure_ops(conn)
+        pending_rows = conn.execute(
+            """select feed, object, batch_id, received from ops.batch where status = 'succeeded' and finished_at >
+               coalesce((select max(published_at) from ops.publication where gate_success), '-infinity')""").fetchall()
+        last_ok = dict(conn.execute(
+            "select feed, extract(epoch from now() - max(finished_at)) / 3600.0 from ops.batch "
+            "where status = 'succeeded' group by feed").fetchall())
+    pending: dict[str, list[str]] = {}
+    received: dict[tuple[str, str], int] = {}
+    for feed_name, obj, batch_id, rec in pending_rows:
+        pending.setdefault(feed_name, []).append(batch_id)
+        received[(feed_name, obj)] = received.get((feed_name, obj), 0) + (rec or 0)
+    p = _Plan()
+    for feed_name, fspec in (suites.get("feeds") or {}).items():
+        if feed_name not in registry:
+            log.warning("feeds.yml: feed %s is not in sources.yml; skipped", feed_name)
+            continue
+        feed = registry[feed_name]
+        _plan_freshness(p, feed, _merge(defaults.get("freshness", {}), fspec.get("freshness")), last_ok.get(feed_name))
+        for obj_name, ospec in (fspec.get("objects") or {}).items():
+            if obj_name not in feed.objects:
+                log.warning("feeds.yml: object %s.%s is not in sources.yml; skipped", feed_name, obj_name)
+                continue
+            if (feed_name, obj_name) not in received:
+                continue  # no new batch of this object since the last publication
+            _plan_volume(p, feed, obj_name, _merge(defaults.get("volume", {}), fspec.get("volume"), ospec.get("volume")),
+                         received[(feed_name, obj_name)], pending.get(feed_name, []))
+            rows = _new_rows(feed, obj_name)
+            if rows:
+                _plan_rows(p, feed, obj_name, ospec or {}, defaults, today, rows)
+    for n, item in enumerate(p.items):  # results are matched back to their plan item by this id
+        item.expectation.meta["id"] = n
+    return p, pending
+
+
+def _plan_freshness(p: _Plan, feed: Feed, spec: dict[str, Any], hours: float | None) -> None:
+    import great_expectations as gx
+
+    key = f"{feed.name}.freshness"
+    limit = float(spec["warn_after_hours"])
+    p.queries[key] = (f"select coalesce(extract(epoch from now() - max(finished_at)) / 3600.0, 1e9)::float8 "
+                      f"as hours_since_last_batch from ops.batch where feed = {_lit(feed.name)} and status = 'succeeded'")
+    p.tables[key] = "ops.batch"
+    p.items.append(_Planned(feed.name, None, key, gx.expectations.ExpectColumnValuesToBeBetween(
+        column="hours_since_last_batch", max_value=limit,
+        meta={"name": f"freshness: last successful batch within {limit:g} h", "blocking": bool(spec.get("blocking"))}),
+        {"kind": "freshness", "hours": hours, "limit": limit}))
+
+
+def _plan_volume(p: _Plan, feed: Feed, obj: str, spec: dict[str, Any], now_received: int, pending: list[str]) -> None:
+    import great_expectations as gx
+
+    with db.connect() as conn:
+        usual, history = conn.execute(
+            """select percentile_cont(0.5) within group (order by received), count(*) from (
+                 select received from ops.batch where feed = %s and object = %s and status = 'succeeded'
+                 and not (batch_id = any(%s)) order by started_at desc limit %s) as p""",
+            (feed.name, obj, pending, int(spec["lookback"]))).fetchone()
+    if history < int(spec["min_history"]) or not usual:
+        return  # not enough history to know what is usual
+    ratio = float(spec["min_ratio"])
+    key = f"{feed.name}.{obj}.volume"
+    p.queries[key] = ("select coalesce(sum(received), 0)::bigint as received from ops.batch where batch_id in ("
+                      + PENDING.format(feed=_lit(feed.name), obj=_lit(obj)) + ")")
+    p.tables[key] = "ops.batch"
+    p.items.append(_Planned(feed.name, obj, key, gx.expectations.ExpectColumnValuesToBeBetween(
+        column="received", min_value=ratio * float(usual), strict_min=True,
+        meta={"name": f"volume above {ratio:.0%} of the usual batch", "blocking": bool(spec.get("blocking"))}),
+        {"kind": "volume", "received": now_received, "usual": float(usual), "history": history, "ratio": ratio}))
+
+
+def _new_rows(feed: Feed, obj: str) -> int:
+    """New raw rows (source versions) of the object's pending batches."""
+    table = feed.raw_table(feed.objects[obj])
+    with db.connect() as conn:
+        if conn.execute("select to_regclass(%s)", (f'raw."{table}"',)).fetchone()[0] is None:
+            return 0
+        return conn.execute(f"select count(*) from raw.{_ident(table)} where _batch_id in ("
+                            + PENDING.format(feed=_lit(feed.name), obj=_lit(obj)) + ")").fetchone()[0]
+
+
+def _plan_rows(p: _Plan, feed: Feed, obj: str, ospec: dict[str, Any], defaults: dict[str, Any], today: dt.date,
+               rows: int) -> None:
+    import great_expectations as gx
+
+    # a rate over a handful of rows is noise: below min_rows_to_block new rows, rate checks only warn
+    rates_may_block = rows >= int(defaults.get("min_rows_to_block", 50))
+    fobj = feed.objects[obj]
+    table = feed.raw_table(fobj)
+    key = f"{feed.name}.{obj}.rows"
+    derived: list[str] = []
+    items: list[_Planned] = []
+
+    def add(expectation_cls, column: str | None, name: str, blocking: bool, words: dict[str, Any], **kwargs) -> None:
+        if column and not rates_may_block and blocking:
+            blocking, name = False, f"{name} (warn only: {rows} new rows)"
+        meta = {"name": name, "blocking": blocking}
+        exp = expectation_cls(**({"column": column} if column else {}), **kwargs, meta=meta)
+        items.append(_Planned(feed.name, obj, key, exp, words))
+
+    expected_columns = [c.lower() for c in fobj.columns]
+    add(gx.expectations.ExpectTableColumnsToMatchSet, None, "every contract column present", True,
+        {"kind": "columns", "expected": expected_columns}, column_set=expected_columns, exact_match=False)
+    for col, spec in (ospec.get("id_numbers") or {}).items():
+        s = _merge(defaults.get("id_numbers", {}), spec)
+        c = col.lower()
+        derived.append(f"case when {_present(c)} is null then null else util.hub_id_status({_ident(c)}) end "
+                       f"as {_ident(c + '__id_status')}")
+        add(gx.expectations.ExpectColumnValuesToBeInSet, c + "__id_status",
+            f"ID numbers valid or repairable >= {s['min_valid']:.0%}", bool(s["blocking"]),
+            {"kind": "id_numbers", "source_column": col, "mostly": float(s["min_valid"])},
+            value_set=USABLE_ID, mostly=float(s["min_valid"]))
+    for col, spec in (ospec.get("not_null") or {}).items():
+        s = _merge(defaults.get("not_null", {}), spec)
+        c = col.lower()
+        derived.append(f"case when {_present(c)} is null then null else 1 end as {_ident(c + '__present')}")
+        add(gx.expectations.ExpectColumnValuesToNotBeNull, c + "__present", f"present in >= {s['mostly']:.0%} of rows",
+            bool(s["blocking"]), {"kind": "not_null", "source_column": col, "mostly": float(s["mostly"])},
+            mostly=float(s["mostly"]))
+    for col, values in (ospec.get("codes") or {}).items():
+        s = _merge(defaults.get("codes", {}), values if isinstance(values, dict) else {"values": values})
+        add(gx.expectations.ExpectColumnValuesToBeInSet, col.lower(), "code within the contract's dictionary",
+            bool(s["blocking"]), {"kind": "codes", "source_column": col, "mostly": float(s["mostly"])},
+            value_set=[str(v) for v in s["values"]], mostly=float(s["mostly"]))
+    for col, spec in (ospec.get("dates") or {}).items():
+        s = _merge(defaults.get("dates", {}), spec)
+        c = col.lower()
+        lo, hi = _day(s["min"], today), _day(s["max"], today)
+        derived.append(f"case when {_present(c)} is null then null when {_date_key(c)} between {_lit(lo)} and {_lit(hi)} "
+                       f"then 'in_range' else 'out_of_range' end as {_ident(c + '__date')}")
+        add(gx.expectations.ExpectColumnValuesToBeInSet, c + "__date", f"date in {s['min']}..{s['max']}",
+            bool(s["blocking"]), {"kind": "dates", "source_column": col, "mostly": float(s["mostly"]),
+                                  "range": f"{lo}..{hi}"},
+            value_set=["in_range"], mostly=float(s["mostly"]))
+    for col, regex in (ospec.get("formats") or {}).items():
+        s = _merge(defaults.get("formats", {}), regex if isinstance(regex, dict) else {"regex": regex})
+        add(gx.expectations.ExpectColumnValuesToMatchRegex, col.lower(), "value in the contract's format",
+            bool(s["blocking"]), {"kind": "formats", "source_column": col, "mostly": float(s["mostly"])},
+            regex=s["regex"], mostly=float(s["mostly"]))
+    p.queries[key] = (f"select t.*{''.join(', ' + d for d in derived)} from raw.{_ident(table)} as t "
+                      f"where t._batch_id in ({PENDING.format(feed=_lit(feed.name), obj=_lit(obj))})")
+    p.tables[key] = f"raw.{table}"
+    p.items += items
+
+
+def _pct(n: int, d: int) -> str:
+    return f"{100.0 * n / d:.1f}%" if d else "n/a"
+
+
+def _words(item: _Planned, result: Any) -> str:
+    """What was observed, in words and numbers; never a value of the data."""
+    w = item.words
+    res = result.result or {}
+    if result.exception_info and result.exception_info.get("raised_exception"):
+        return _redact("error: " + str(result.exception_info.get("exception_message"))[:300])
+    kind = w["kind"]
+    if kind == "freshness":
+        hours = w["hours"]
+        return ("no successful batch ever" if hours is None else f"last successful batch {hours:.1f} h ago") + \
+            f" (warn after {w['limit']:g} h)"
+    if kind == "volume":
+        return (f"received {w['received']:,} rows in the new batch(es); usual {w['usual']:,.0f} "
+                f"(median of the last {w['history']} batches); alarm at or below {w['ratio']:.0%} "
+                f"= {w['ratio'] * w['usual']:,.0f}")
+    if kind == "columns":
+        observed = [str(c).strip('"') for c in (res.get("observed_value") or [])]
+        missing = sorted(set(w["expected"]) - set(observed))
+        return f"missing column(s) {missing}" if missing else f"all {len(w['expected'])} contract columns present"
+    total = int(res.get("element_count") or 0)
+    missing = int(res.get("missing_count") or 0)
+    unexpected = int(res.get("unexpected_count") or 0)
+    allowed = f"at most {100 * (1 - w['mostly']):.0f}% allowed" if w["mostly"] < 1 else "none allowed"
+    if kind == "not_null":
+        return f"{unexpected:,} of {total:,} rows without a value ({_pct(unexpected, total)}); {allowed}"
+    given = total - missing
+    what = {"id_numbers": "ID numbers invalid (not valid or repairable)",
+            "codes": "values outside the dictionary",
+            "dates": f"dates outside {w.get('range')} or unparseable",
+            "formats": "values not in the expected format"}[kind]
+    return f"{unexpected:,} of {given:,} {what} ({_pct(unexpected, given)}); {allowed}"
+
+
+def run_feed_gate(run_id: str, suites: dict[str, Any] | None = None) -> FeedGateReport:
+    """Validate every feed's new batches; record outcomes and verdicts; never raises for a failed feed."""
+    import great_expectations as gx
+
+    started = time.perf_counter()
+    p, pending = plan(suites=suites)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        context = gx.get_context(mode="ephemeral")
+        url = db.server().url(WAREHOUSE_DB, driver="postgresql+psycopg")
+        datasource = context.data_sources.add_or_update_sql(name="warehouse_feeds", connection_string=url)
+    by_asset: dict[str, list[_Planned]] = {}
+    for item in p.items:
+        by_asset.setdefault(item.asset, []).append(item)
+    scratch = _materialise(p, [k for k in by_asset if k.endswith(".rows")])
+    try:
+        outcomes = _validate(context, datasource, p, by_asset, scratch)
+    finally:
+        with db.connect() as conn:
+            conn.execute(f"drop schema if exists {SCRATCH_SCHEMA} cascade")  # copies of raw values: never left behind
+    verdicts: dict[str, FeedVerdict] = {}
+    for name in (suites or load_feed_suites()).get("feeds", {}):
+        mine = [o for o in outcomes if o.feed == name]
+        status = ("failed" if any(o.blocking and not o.success for o in mine)
+                  else "warn" if any(not o.success for o in mine) else "passed")
+        verdicts[name] = FeedVerdict(name, status, sorted(pending.get(name, [])), mine)
+    _record(run_id, outcomes, verdicts)
+    report = FeedGateReport(run_id, verdicts)
+    for name in report.failed:
+        log.warning("feed %s FAILED its blocking checks:\n  %s", name,
+                    "\n  ".join(o.line() for o in verdicts[name].failures if o.blocking))
+    log.info("feed gate %s: %d expectations over %d assets in %.1fs; failed feeds %s, warnings %s", run_id,
+             len(outcomes), len(by_asset), time.perf_counter() - started, report.failed or "none",
+             report.warned or "none")
+    return report
+
+
+def _materialise(p: _Plan, keys: list[str]) -> dict[str, str]:
+    """New rows with their derived columns (ID status, date check ...) computed once, in an unlogged scratch
+    table per object: every GX metric then reads a plain table instead of re-evaluating the derivations."""
+    scratch: dict[str, str] = {}
+    with db.connect() as conn:
+        # util.hub_id_birth_ok uses an exception block (a subtransaction), which fails inside a parallel
+        # query and is swallowed as 'invalid_date': large tables get parallel plans, so keep this serial
+        conn.execute("set local max_parallel_workers_per_gather = 0")
+        conn.execute(f"drop schema if exists {SCRATCH_SCHEMA} cascade")
+        conn.execute(f"create schema {SCRATCH_SCHEMA}")
+        for n, key in enumerate(keys):
+            table = f"{SCRATCH_SCHEMA}.t{n}"
+            conn.execute(f"create unlogged table {table} as {p.queries[key]}")
+            scratch[key] = f"select * from {table}"
+    return scratch
+
+
+def _validate(context: Any, datasource: Any, p: _Plan, by_asset: dict[str, list[_Planned]],
+              scratch: dict[str, str]) -> list[FeedOutcome]:
+    import great_expectations as gx
+
+    validations = []
+    for key, items in by_asset.items():
+        asset = datasource.add_query_asset(name=key, query=scratch.get(key, p.queries[key]))
+        batch_def = asset.add_batch_definition_whole_table("all")
+        suite = context.suites.add(gx.ExpectationSuite(name=f"feeds.{key}", expectations=[i.expectation for i in items]))
+        validations.append(context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"feed_gate.{key}", data=batch_def, suite=suite)))
+    outcomes: list[FeedOutcome] = []
+    if validations:
+        checkpoint = context.checkpoints.add(gx.Checkpoint(
+            name="feed_gate", validation_definitions=validations, result_format=RESULT_FORMAT))
+        result = checkpoint.run()
+        for validation in result.run_results.values():
+            key = validation.suite_name.removeprefix("feeds.")
+            items = by_asset[key]
+            for r in validation.results:
+                meta = r.expectation_config.meta or {}
+                item = next(i for i in items if i.expectation.meta["id"] == meta.get("id"))
+                outcomes.append(FeedOutcome(
+                    feed=item.feed, object=item.object, table=p.tables[key], expectation=meta.get("name", ""),
+                    column=item.words.get("source_column"), blocking=bool(meta.get("blocking")),
+                    success=bool(r.success), observed=_words(item, r)))
+    return outcomes
+
+
+def _record(run_id: str, outcomes: list[FeedOutcome], verdicts: dict[str, FeedVerdict]) -> None:
+    with db.connect() as conn:
+        with conn.cursor().copy(
+                "copy ops.validation_result (run_id, suite, table_name, expectation, column_name, blocking, success,"
+                " observed, feed, object) from stdin") as copy:
+            for o in outcomes:
+                copy.write_row((run_id, f"feeds.{o.feed}" + (f".{o.object}" if o.object else ""), o.table,
+                                o.expectation, o.column, o.blocking, o.success, o.observed, o.feed, o.object))
+        with conn.cursor().copy("copy ops.feed_gate (run_id, feed, status, batches, message) from stdin") as copy:
+            for v in verdicts.values():
+                message = "\n".join(o.line() for o in v.failures) or None
+                copy.write_row((run_id, v.feed, v.status, v.batches, message))
