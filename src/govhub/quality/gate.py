@@ -169,7 +169,7 @@ def _outcomes(result: Any, suites: dict[str, dict[str, Any]]) -> list[Expectatio
             res = r.result or {}
             observed = res.get("observed_value")
             if observed is None and "unexpected_count" in res:
-                observed = f"{res.get('unexpected_count')} unexpected ({res.get('unexpected_percent', 0):.2f}%)"
+                observed = f"{res.get('unexpected_count')} unexpected ({res.get('unexpected_percent') or 0:.2f}%)"
             if observed is None and r.exception_info and r.exception_info.get("raised_exception"):
                 observed = "error: " + str(r.exception_info.get("exception_message"))[:300]
             outcomes.append(ExpectationOutcome(
