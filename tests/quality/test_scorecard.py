@@ -158,7 +158,7 @@ def test_scorecard_failure_does_not_hide_the_gate_result(built, monkeypatch):
 
     monkeypatch.setattr(scorecard, "build_scorecard", broken)
     monkeypatch.setattr(pipeline.gate, "run_gate", lambda run_id: [])
-    monkeypatch.setattr(pipeline.publish, "publish", lambda run_id, batches: 42)
+    monkeypatch.setattr(pipeline.publish, "publish", lambda run_id, batches, message=None: 42)
     assert pipeline.gate_and_publish("ok-run") == 42
 
     def failing_gate(run_id):
