@@ -179,6 +179,7 @@ def generate_world(scale: Scale, seed: int = 20261125) -> World:
 
     persons: list[Person] = []
     seqs: dict[tuple[str, dt.date], int] = {}
+    used_ids: set[str] = set()
     residential = [b for b in geo.buildings if b.building_type == "住宅"] or geo.buildings
     hh = 0
     while len(persons) < scale.residents:
@@ -204,13 +205,23 @@ def generate_world(scale: Scale, seed: int = 20261125) -> World:
                 if m == 3 and rng.random() < 0.05:
                     birth = persons[-1].birth
                 rel = "20"
-            birth = min(birth, (start - dt.timedelta(days=1)).date())
+            pid = len(persons) + 1
+            latest = (start - dt.timedelta(days=1)).date()
+            if birth > latest:
+                # a child "born" after the simulated history starts is spread over the preceding 18 years
+                # (deterministically, without drawing from rng), not piled onto one day: a pile of thousands of
+                # births on one date would exhaust its 500 sequence numbers per sex
+                birth = latest - dt.timedelta(days=(pid * 7919) % (18 * 365))
             male = rng.random() < 0.51
             key = (region, birth)
             seqs[key] = seqs.get(key, rng.randrange(0, 500) * 2) + 2
-            pid = len(persons) + 1
+            id18 = make_id(region, birth, seqs[key], male)
+            while id18 in used_ids:  # ID numbers are unique by issuance: never reuse one
+                seqs[key] += 2
+                id18 = make_id(region, birth, seqs[key], male)
+            used_ids.add(id18)
             persons.append(Person(
-                pid=pid, id18=make_id(region, birth, seqs[key], male), name=name, sex="1" if male else "2",
+                pid=pid, id18=id18, name=name, sex="1" if male else "2",
                 birth=birth, ethnicity=ethnicity, home=home, household=f"{COUNTY_CODE6}{hh:09d}", relation=rel,
                 registered=registered,
                 registered_at=start - dt.timedelta(days=rng.randrange(30, 3000)) if rng.random() < 0.95
