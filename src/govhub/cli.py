@@ -126,6 +126,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    """dbt docs generate against the warehouse; print where the static site is and how to serve it."""
+    from govhub.transform import DBT_DIR, run_dbt
+
+    run_dbt(["docs", "generate"])
+    index = DBT_DIR / "target" / "index.html"
+    print(f"dbt docs: {index}")
+    print(f"serve it with: python -m http.server 8081 --directory {index.parent}  (then open http://127.0.0.1:8081)")
+    return 0 if index.exists() else 1
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from govhub.quality.scorecard import DATA_DOCS_DIR, PLUGIN_URL_PREFIX, build_scorecard
 
@@ -219,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_sql)
     sub.add_parser("status", help="last batch per feed, gate result, published version").set_defaults(func=cmd_status)
     sub.add_parser("evaluate", help="linkage and grid assignment against the simulator's truth").set_defaults(func=cmd_evaluate)
+    sub.add_parser("docs", help="generate the dbt docs site (models, columns, tests, lineage)").set_defaults(
+        func=cmd_docs)
     p = sub.add_parser("report", help="(re)build the per-department data-quality scorecard and print where it is")
     p.add_argument("--open", action="store_true", help="also open it in a browser")
     p.set_defaults(func=cmd_report)
