@@ -435,13 +435,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class JusticeServer:
-    """A running server on 127.0.0.1 (in a thread); use as a context manager or call :meth:`stop`."""
+    """A running server on 127.0.0.1 (in a thread); use as a context manager or call :meth:`stop`.
 
-    def __init__(self, port: int = 0, options: ServerOptions | None = None):
+    ``host`` is 127.0.0.1 everywhere but in the compose stack's container (0.0.0.0 on its private network)."""
+
+    def __init__(self, port: int = 0, options: ServerOptions | None = None, host: str = "127.0.0.1"):
         self.options = options or ServerOptions()
         self.app = JusticeApp(self.options)
         handler = type("Handler", (_Handler,), {"app": self.app})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._httpd = ThreadingHTTPServer((host, port), handler)
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -461,13 +463,13 @@ class JusticeServer:
         self.stop()
 
 
-def start_server(port: int = 0, **options: Any) -> JusticeServer:
+def start_server(port: int = 0, host: str = "127.0.0.1", **options: Any) -> JusticeServer:
     """Start the API in this process; ``options`` are :class:`ServerOptions` fields."""
     known = {f.name for f in dataclasses.fields(ServerOptions)}
     bad = set(options) - known
     if bad:
         raise TypeError(f"unknown option(s) {sorted(bad)}; known: {sorted(known)}")
-    return JusticeServer(port, ServerOptions(**options))
+    return JusticeServer(port, ServerOptions(**options), host=host)
 
 
 # -------------------------------------------------------------------------------- detached process
@@ -509,12 +511,12 @@ def _is_our_server(pid: int) -> bool:
     return True
 
 
-def serve_forever_daemon(port: int = 0) -> None:
+def serve_forever_daemon(port: int = 0, host: str = "127.0.0.1") -> None:
     """Body of ``python -m govhub.sim.justice``: serve until SIGTERM/SIGINT, advertising in justice.json."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    server = start_server(port)
+    server = start_server(port, host=host)
     path = info_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
@@ -601,7 +603,9 @@ def stop_background(home: Path | str | None = None, timeout: float = 10.0) -> bo
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Simulated justice department API")
     parser.add_argument("--port", type=int, default=0)
-    serve_forever_daemon(parser.parse_args(argv).port)
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (0.0.0.0 only inside a container)")
+    args = parser.parse_args(argv)
+    serve_forever_daemon(args.port, args.host)
 
 
 # Registration for the truth (no writer: the API is live). Not when run as a script: then this file is

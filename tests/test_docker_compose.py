@@ -1,0 +1,50 @@
+"""docker-compose.yml is valid Compose and consistent with the repo (no Docker engine here to run it)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from govhub.extract.registry import load_registry
+from govhub.settings import REPO_ROOT
+
+COMPOSE = REPO_ROOT / "docker-compose.yml"
+
+
+def check_compose(path: Path) -> subprocess.CompletedProcess:
+    exe = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent)) or "check-jsonschema"
+    return subprocess.run([exe, "--builtin-schema", "vendor.compose-spec", str(path)], capture_output=True, text=True)
+
+
+def test_compose_file_follows_the_compose_specification(tmp_path):
+    result = check_compose(COMPOSE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # the check can fail: the same file with a malformed port list is rejected
+    spec = yaml.safe_load(COMPOSE.read_text())
+    spec["services"]["postgres"]["ports"] = {"not": "a list"}
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(yaml.safe_dump(spec))
+    assert check_compose(broken).returncode != 0
+
+
+def test_compose_stack_matches_the_repo():
+    spec = yaml.safe_load(COMPOSE.read_text())
+    services = spec["services"]
+    assert {"postgres", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"} <= set(
+        services)
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    for path in ("requirements.lock", "src", "dags", "plugins", "dbt_project", "expectations"):
+        assert (REPO_ROOT / path).exists() and f" {path}" in dockerfile, path
+    env = services["airflow-scheduler"]["environment"]
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/hub/dags"
+    # every non-database feed of the registry has its endpoint configured (sql feeds use the simulated DBs)
+    for feed in load_registry().values():
+        if feed.kind != "sql":
+            assert f"AIRFLOW_CONN_{feed.connection.upper()}" in env, feed.name
+    init_sql = (REPO_ROOT / "deploy" / "postgres-init.sql").read_text()
+    for database in ("warehouse", "airflow", "src_police", "src_grid", "src_health", "sim_truth"):
+        assert f"create database {database};" in init_sql
