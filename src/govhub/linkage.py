@@ -21,7 +21,7 @@ import pandas as pd
 from govhub import db
 
 log = logging.getLogger(__name__)
-THRESHOLD = 0.99
+THRESHOLD = 0.999
 MARGIN = 0.5
 # Registers that hold one record per person: a record of one of them never belongs to a person who already
 # has a (different) record in the same register — that person is a relative with a similar profile.
