@@ -11,7 +11,7 @@ import pytest
 
 from govhub import db
 from govhub.extract.files_connector import extract_civil_drops, extract_petition_files
-from govhub.extract.loader import SchemaDriftError
+from govhub.extract.loader import FeedError, SchemaDriftError
 from govhub.extract.registry import Feed, FeedObject
 from govhub.settings import WAREHOUSE_DB, exchange_dir
 from tests.conftest import reset_warehouse
@@ -179,3 +179,10 @@ def test_malformed_xml_is_rejected_whole_while_others_load(county, tmp_path):
     again = extract_petition_files(feed, conninfo(), directory)
     assert [r.status for r in again] == ["failed"]  # still rejected; nothing else re-loaded
     assert fingerprint("petition__petition") == before
+
+
+def test_backfill_of_a_files_feed_says_how_to_reload_a_drop(county):
+    from govhub.extract.run import extract_feed
+
+    with pytest.raises(FeedError, match="ops.accepted_drop"):
+        extract_feed("civil", interval=("20260101000000", "20260201000000"))

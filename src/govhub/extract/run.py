@@ -40,6 +40,11 @@ def extract_feed(name: str, interval: tuple[str, str] | None = None, objects: li
     with psycopg.connect(warehouse) as conn:
         ensure_ops(conn)
     if spec.kind == "files":
+        if interval:  # say so rather than silently loading whatever is new
+            raise FeedError(name, "*", None, "a files feed has no update interval to re-read: every complete drop "
+                            "not yet accepted is taken once",
+                            "to reload a drop, delete its row from ops.accepted_drop (feed, drop_name) and run "
+                            f"`hub run --feed {name}`")
         # a drop spans several objects (and is loaded once, whole): the connector walks the drops itself
         return _extract_files(spec, warehouse)
     runner = {"sql": _extract_sql_object, "http": _extract_http_object}[spec.kind]
