@@ -24,11 +24,7 @@ clock as (
 ),
 
 months as (
-    select m::date as month, (m + interval '1 month')::date as next_month,
-           (m + interval '1 month')::timestamp at time zone 'Asia/Shanghai' as month_end
-    from clock as c
-    cross join generate_series(date_trunc('month', (c.as_of at time zone 'Asia/Shanghai') - interval '{{ var("measure_months") - 1 }} months'),
-                               date_trunc('month', c.as_of at time zone 'Asia/Shanghai'), interval '1 month') as m
+    {{ measure_months_from('clock') }}
 ),
 
 event_months as (
@@ -45,9 +41,7 @@ population_months as (
     select
         t.grid_key,
         m.month,
-        {% for code in special_population_codes() %}
-        count(distinct t.resident_key) filter (where t.tag_code = '{{ code }}')::int as {{ code }}{{ "," if not loop.last }}
-        {% endfor %}
+        {{ special_population_counts('t') }}
     from tags as t
     inner join months as m
         on t.valid_from < m.next_month and (t.valid_to is null or t.valid_to >= m.next_month - 1)
@@ -69,25 +63,7 @@ final as (
         g.grid_key::text as grid_key,
         m.month::date as month,
         coalesce(g.resident_count, 0)::int as residents,
-        coalesce(e.events, 0)::int as events,
-        coalesce(e.events_closed, 0)::int as events_closed,
-        {{ safe_rate('e.events_closed', 'e.events') }} as close_rate,
-        round(e.median_hours_to_close::numeric, 2)::numeric(12, 2) as median_hours_to_close,
-        coalesce(e.petitions, 0)::int as petitions,
-        coalesce(e.first_petitions, 0)::int as first_petitions,
-        coalesce(e.first_petitions_closed, 0)::int as first_petitions_closed,
-        coalesce(e.first_petitions_one_time_resolved, 0)::int as first_petitions_one_time_resolved,
-        {{ safe_rate('e.first_petitions_one_time_resolved', 'e.first_petitions_closed') }} as first_petition_one_time_rate,
-        coalesce(e.mediations, 0)::int as mediations,
-        coalesce(e.mediations_concluded, 0)::int as mediations_concluded,
-        coalesce(e.mediations_success, 0)::int as mediations_success,
-        {{ safe_rate('e.mediations_success', 'e.mediations_concluded') }} as mediation_success_rate,
-        coalesce(e.homicides, 0)::int as homicides,
-        coalesce(e.smd_followups, 0)::int as smd_followups,
-        {% for code in special_population_codes() %}
-        coalesce(p.{{ code }}, 0)::int as {{ code }},
-        {% endfor %}
-        coalesce(o.smd_high_risk_overdue_followup, 0)::int as smd_high_risk_overdue_followup
+        {{ measure_columns('e', 'p', 'o') }}
     from grids as g
     cross join months as m
     left join event_months as e on e.grid_key = g.grid_key and e.month = m.month
