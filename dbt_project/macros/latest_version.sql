@@ -16,3 +16,11 @@
 {% macro person_name(column) -%}
     nullif(regexp_replace(util.hub_fw2hw({{ column }}), '\s', '', 'g'), '')
 {%- endmacro %}
+
+{# The ID number as sent, normalised (15 -> 18 digits, case, width, spaces) and its status: every staging
+   model that carries a person's ID number uses this triplet (util.hub_id_clean / util.hub_id_status). #}
+{% macro id_number_columns(column) -%}
+    {{ column }} as id_number_raw,
+        util.hub_id_clean({{ column }}) as id_number,
+        util.hub_id_status({{ column }}) as id_status
+{%- endmacro %}

@@ -7,9 +7,7 @@ source as (
 final as (
     select
         _record_key as source_record_id,
-        "身份证号" as id_number_raw,
-        util.hub_id_clean("身份证号") as id_number,
-        util.hub_id_status("身份证号") as id_status,
+        {{ id_number_columns('"身份证号"') }},
         {{ person_name('"姓名"') }} as person_name,
         {{ sex_code('"性别"') }} as sex,
         case trim("残疾类别") when '视力' then 'visual' when '听力' then 'hearing' when '言语' then 'speech'

@@ -7,9 +7,7 @@ source as (
 final as (
     select
         cert_no as source_record_id,
-        id_card as id_number_raw,
-        util.hub_id_clean(id_card) as id_number,
-        util.hub_id_status(id_card) as id_status,
+        {{ id_number_columns('id_card') }},
         {{ person_name('name') }} as person_name,
         death_date::date as death_date,
         cause_icd10,

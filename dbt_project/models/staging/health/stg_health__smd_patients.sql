@@ -7,9 +7,7 @@ source as (
 final as (
     select
         patient_id as source_record_id,
-        id_card as id_number_raw,
-        util.hub_id_clean(id_card) as id_number,
-        util.hub_id_status(id_card) as id_status,
+        {{ id_number_columns('id_card') }},
         {{ person_name('name') }} as person_name,
         case upper(trim(sex)) when 'M' then 'M' when 'F' then 'F' else 'U' end as sex,
         birth_date::date as birth_date,

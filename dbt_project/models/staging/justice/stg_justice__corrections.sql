@@ -7,9 +7,7 @@ source as (
 final as (
     select
         caseid as source_record_id,
-        idnumber as id_number_raw,
-        util.hub_id_clean(idnumber) as id_number,
-        util.hub_id_status(idnumber) as id_status,
+        {{ id_number_columns('idnumber') }},
         {{ person_name('name') }} as person_name,
         {{ sex_code('gender') }} as sex,
         {{ parse_date('birthdate') }} as birth_date,

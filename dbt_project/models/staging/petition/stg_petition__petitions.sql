@@ -9,9 +9,7 @@ final as (
     select
         id as source_record_id,
         nullif(trim(channel), '') as channel,
-        petitioner_idnumber as id_number_raw,
-        util.hub_id_clean(petitioner_idnumber) as id_number,
-        util.hub_id_status(petitioner_idnumber) as id_status,
+        {{ id_number_columns('petitioner_idnumber') }},
         {{ person_name('petitioner_name') }} as person_name,
         nullif(trim(petitioner_address), '') as petitioner_address,
         case when trim(util.hub_fw2hw(headcount)) ~ '^\d{1,6}$' then trim(util.hub_fw2hw(headcount))::int end as headcount,

@@ -7,9 +7,7 @@ source as (
 final as (
     select
         zdrybh as source_record_id,
-        gmsfhm as id_number_raw,
-        util.hub_id_clean(gmsfhm) as id_number,
-        util.hub_id_status(gmsfhm) as id_status,
+        {{ id_number_columns('gmsfhm') }},
         {{ person_name('xm') }} as person_name,
         zdrylb as category_code,
         {{ date8('lgsj') }} as listed_on,

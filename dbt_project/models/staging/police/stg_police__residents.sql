@@ -7,9 +7,7 @@ source as (
 final as (
     select
         rybh as source_record_id,
-        gmsfhm as id_number_raw,
-        util.hub_id_clean(gmsfhm) as id_number,
-        util.hub_id_status(gmsfhm) as id_status,
+        {{ id_number_columns('gmsfhm') }},
         {{ person_name('xm') }} as person_name,
         case xb when '1' then 'M' when '2' then 'F' else 'U' end as sex,
         {{ date8('csrq') }} as birth_date,
