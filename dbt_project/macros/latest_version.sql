@@ -24,3 +24,9 @@
         util.hub_id_clean({{ column }}) as id_number,
         util.hub_id_status({{ column }}) as id_status
 {%- endmacro %}
+
+{# Sex as a department writes it (男/女, M/F, 1/2 GB/T 2261.1) -> M / F / U. #}
+{% macro sex_code(column) -%}
+    case upper(trim(util.hub_fw2hw({{ column }}))) when '男' then 'M' when 'M' then 'M' when '1' then 'M'
+         when '女' then 'F' when 'F' then 'F' when '2' then 'F' else 'U' end
+{%- endmacro %}

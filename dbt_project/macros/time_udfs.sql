@@ -51,12 +51,6 @@ end $$;
     util.hub_date({{ column }})
 {%- endmacro %}
 
-{# Sex as a department writes it (男/女, M/F, 1/2 GB/T 2261.1) -> M / F / U. #}
-{% macro sex_code(column) -%}
-    case upper(trim(util.hub_fw2hw({{ column }}))) when '男' then 'M' when 'M' then 'M' when '1' then 'M'
-         when '女' then 'F' when 'F' then 'F' when '2' then 'F' else 'U' end
-{%- endmacro %}
-
 {# 'true'/'false' (also 是/否, 1/0, yes/no) -> boolean; anything else -> null. #}
 {% macro parse_bool(column) -%}
     case lower(trim(util.hub_fw2hw({{ column }}))) when 'true' then true when '1' then true when '是' then true

@@ -72,11 +72,11 @@ event_months as (
     group by 1, 2
 ),
 
+-- a township's residents are its grids' (dim_grid.resident_count: one definition); the county also counts
+-- living residents without a grid
 resident_divisions as (
-    select g.township_code as division_code, count(*) as residents
-    from residents as r
-    inner join grids as g on g.grid_key = r.current_grid_key
-    where not r.is_deceased
+    select township_code as division_code, sum(resident_count) as residents
+    from grids
     group by 1
     union all
     select c.county_code, count(*) from residents as r cross join county as c where not r.is_deceased group by 1

@@ -9,7 +9,7 @@ final as (
         cert_no as source_record_id,
         util.hub_id_clean(mother_id_card) as mother_id_number,
         {{ person_name('child_name') }} as child_name,
-        case upper(trim(sex)) when 'M' then 'M' when 'F' then 'F' else 'U' end as sex,
+        {{ sex_code('sex') }} as sex,
         birth_date::date as birth_date,
         birth_address,
         updated_at::timestamptz as source_updated_at,

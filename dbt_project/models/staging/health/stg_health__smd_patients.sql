@@ -9,7 +9,7 @@ final as (
         patient_id as source_record_id,
         {{ id_number_columns('id_card') }},
         {{ person_name('name') }} as person_name,
-        case upper(trim(sex)) when 'M' then 'M' when 'F' then 'F' else 'U' end as sex,
+        {{ sex_code('sex') }} as sex,
         birth_date::date as birth_date,
         diagnosis_code,
         risk_level::int as risk_level,

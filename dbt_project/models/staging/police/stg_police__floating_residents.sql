@@ -9,7 +9,7 @@ final as (
         djbh as source_record_id,
         {{ id_number_columns('gmsfhm') }},
         {{ person_name('xm') }} as person_name,
-        case xb when '1' then 'M' when '2' then 'F' else 'U' end as sex,
+        {{ sex_code('xb') }} as sex,
         {{ date8('csrq') }} as birth_date,
         hjdz as hometown_address,
         zzdz as current_address,

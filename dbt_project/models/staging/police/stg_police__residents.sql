@@ -9,7 +9,7 @@ final as (
         rybh as source_record_id,
         {{ id_number_columns('gmsfhm') }},
         {{ person_name('xm') }} as person_name,
-        case xb when '1' then 'M' when '2' then 'F' else 'U' end as sex,
+        {{ sex_code('xb') }} as sex,
         {{ date8('csrq') }} as birth_date,
         mz as ethnicity_code,
         hh as household_no,
