@@ -1,5 +1,7 @@
 """Build the warehouse when any feed's raw Asset changes (or daily as a fallback), gate it, publish it.
 
+Per-feed suites run first and hold a failing feed's new batches out of the build (govhub.quality.feed_gate).
+
 dbt runs in one task through its programmatic runner (govhub.transform explains why); the GX gate fails
 the run on a blocking expectation, so `published` keeps yesterday's tables.
 """
@@ -19,7 +21,7 @@ RAW_ASSETS = [Asset(name=f"raw_{name}", uri=raw_asset_uri(name)) for name in loa
 
 @dag(
     dag_id="warehouse_build",
-    description="dbt build -> GX gate -> atomic publish",
+    description="per-feed GX suites -> dbt build -> GX gate -> atomic publish",
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable("0 3 * * *", timezone="Asia/Shanghai"), assets=AssetAny(*RAW_ASSETS)),
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
@@ -38,6 +40,12 @@ def warehouse_build():
         return stale_feeds()
 
     @task
+    def gate_feeds(run_id: str | None = None) -> dict:
+        from govhub.pipeline import gate_feeds as run
+
+        return run(run_id or "manual")
+
+    @task
     def dbt_build(params: dict | None = None) -> dict:
         from govhub.pipeline import build
 
@@ -49,7 +57,7 @@ def warehouse_build():
 
         return run(run_id or "manual")
 
-    check_freshness() >> dbt_build() >> gate_and_publish()
+    check_freshness() >> gate_feeds() >> dbt_build() >> gate_and_publish()
 
 
 warehouse_build()

@@ -67,6 +67,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_release(args: argparse.Namespace) -> int:
+    from govhub.quality.feed_gate import release
+
+    released = release(args.feed, batch_ids=args.batch, by=args.by, note=args.note)
+    for batch_id, obj in released:
+        print(f"released {args.feed}.{obj} batch {batch_id}")
+    print(f"{len(released)} batch(es) of {args.feed} released: the next `hub run` builds them into the warehouse")
+    return 0
+
+
 def cmd_backfill(args: argparse.Namespace) -> int:
     from govhub.pipeline import extract
 
@@ -93,11 +103,14 @@ def status_rows() -> dict[str, object]:
            from ops.batch order by feed, object, started_at desc""")
     _, publication = db.query(
         "select version, published_at, gate_success, message from ops.publication order by version desc limit 1")
+    _, held = db.query(
+        """select feed, object, count(*), min(held_at), max(run_id) from ops.held_batch
+           group by feed, object order by feed, object""")
     _, gate = db.query(
         """select count(*) filter (where not success and blocking), count(*) filter (where not success and not blocking),
                   count(*) from ops.validation_result where run_id = (select run_id from ops.validation_result
                   order by validated_at desc limit 1)""")
-    return {"feeds": feeds, "publication": publication, "gate": gate}
+    return {"feeds": feeds, "publication": publication, "gate": gate, "held": held}
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -107,6 +120,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     print("Last batch per feed object:")
     print(db.format_table(["feed", "object", "status", "finished_at", "received", "loaded", "quarantined", "message"],
                           s["feeds"]))
+    if s["held"]:
+        print("Held out of the warehouse (failed a blocking feed check; `hub release FEED` takes them in):")
+        print(db.format_table(["feed", "object", "batches", "held since", "feed gate run"], s["held"]))
     if s["gate"] and s["gate"][0][2]:
         blocking, warn, total = s["gate"][0]
         print(f"Last gate: {total} expectations, {blocking} blocking failures, {warn} warnings")
@@ -217,6 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--from", dest="start", required=True)
     p.add_argument("--to", dest="end", required=True)
     p.set_defaults(func=cmd_backfill)
+    p = sub.add_parser("release", help="take a feed's held batches (failed feed checks) into the next build")
+    p.add_argument("feed")
+    p.add_argument("--batch", action="append", help="only this batch id (repeatable); default: all held batches")
+    p.add_argument("--by", help="who releases (default: the OS user)")
+    p.add_argument("--note", help="why, e.g. 'department confirmed the IDs are right'")
+    p.set_defaults(func=cmd_release)
     p = sub.add_parser("simulate", help="generate the simulated county, or advance its clock with --days N")
     p.add_argument("--scale", default="small", choices=["tiny", "small", "county", "city"])
     p.add_argument("--seed", type=int, default=20261125)

@@ -112,6 +112,21 @@ create table if not exists ops.feed_gate (
     validated_at timestamptz not null default now(),
     primary key (run_id, feed)
 );
+-- Batches of a feed that failed its blocking feed-level checks (govhub.quality.feed_gate): held out of the
+-- warehouse — staging reads around them — until released (`hub release`). The raw rows stay in raw, untouched.
+create table if not exists ops.batch_hold (
+    batch_id text primary key,
+    feed text not null,
+    object text not null,
+    run_id text not null,           -- the feed gate run that held it
+    held_at timestamptz not null default now(),
+    reason text not null,           -- the failed blocking expectations, in words
+    released_at timestamptz,
+    released_by text,
+    release_note text
+);
+create or replace view ops.held_batch as
+    select batch_id, feed, object, held_at, reason, run_id from ops.batch_hold where released_at is null;
 create table if not exists ops.publication (
     version bigserial primary key,
     published_at timestamptz not null default now(),

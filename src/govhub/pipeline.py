@@ -50,6 +50,21 @@ def stale_feeds(now: dt.datetime | None = None) -> list[str]:
     return stale
 
 
+def gate_feeds(run_id: str) -> dict[str, Any]:
+    """Per-feed suites over the new batches, before the build: a failing object's batches are held out of the
+    warehouse (ops.batch_hold) so one department's bad day neither blocks nor pollutes the others."""
+    from govhub.quality import feed_gate
+
+    with db.connect() as conn:
+        ensure_ops(conn)
+        missing_udfs = conn.execute("select to_regprocedure('util.hub_id_status(text)') is null").fetchone()[0]
+    if missing_udfs:  # first run on an empty warehouse: the suites use the same ID rules as staging
+        transform.run_dbt(["run-operation", "install_time_udfs"])
+    report = feed_gate.run_feed_gate(run_id)
+    return {"failed": report.failed, "warned": report.warned,
+            "held": {name: v.held for name, v in report.verdicts.items() if v.held}}
+
+
 def build(full_refresh: bool = False) -> dict[str, Any]:
     from govhub import linkage
 
@@ -67,19 +82,22 @@ def gate_and_publish(run_id: str) -> int:
     # The scorecard is rebuilt whatever the gate says (a blocked run is exactly when officers need it), in
     # `finally` and guarded, so that neither a scorecard error hides the gate's verdict nor the reverse.
     try:
-        # per-feed suites first: a department's bad day is reported against its feed (ops.feed_gate) and named
-        # in the publication's message, without blocking the other departments
-        feeds = feed_gate.run_feed_gate(run_id)
         try:
             gate.run_gate(run_id)
         except gate.GateFailed as exc:
             publish.record_blocked(run_id, str(exc))
             raise
         with db.connect() as conn:
+            # what this version contains: batches since the last publication, less the held ones, plus the
+            # batches released since then
             batches = [r[0] for r in conn.execute(
-                """select batch_id from ops.batch where status = 'succeeded' and finished_at >
-                   coalesce((select max(published_at) from ops.publication where gate_success), '-infinity')""")]
-        return publish.publish(run_id, batches, message=feeds.publication_message())
+                """with last as (select coalesce(max(published_at), '-infinity') as at from ops.publication
+                                 where gate_success)
+                   select batch_id from ops.batch as b, last where status = 'succeeded' and finished_at > last.at
+                     and not exists (select from ops.held_batch as h where h.batch_id = b.batch_id)
+                   union
+                   select batch_id from ops.batch_hold, last where released_at > last.at""")]
+        return publish.publish(run_id, sorted(batches), message=feed_gate.held_message())
     finally:
         refresh_scorecard()
 

@@ -5,10 +5,14 @@ and which only warn). They validate the *new* rows of each feed — the raw rows
 since the last successful publication — plus two per-feed checks from ``ops.batch``: volume against the
 previous batches and freshness.
 
-Decision per feed: ``failed`` (a blocking expectation failed), ``warn`` (only warn-level ones failed) or
-``passed``. A failed feed does not block the other departments: the gate records it in ``ops.feed_gate``
-and ``ops.validation_result`` (severity, feed, object, column, the observed rate in words — never a value)
-and the publication goes ahead with a warning naming the feed. Only the published-mart suites
+It runs *before* dbt builds. Decision per feed: ``failed`` (a blocking expectation failed), ``warn`` (only
+warn-level ones failed) or ``passed``. A failed feed does not block the other departments: the gate records it
+in ``ops.feed_gate`` and ``ops.validation_result`` (severity, feed, object, column, the observed rate in words —
+never a value) and *holds* the new batches of each failing object in ``ops.batch_hold``. Staging reads around
+held batches (dbt macros ``latest_version`` and ``civil_changes``), so the warehouse keeps those records as
+they were before the bad batch while every other feed moves on; the publication names what is held. Raw keeps
+the held rows untouched; ``hub release FEED`` (:func:`release`) takes them in on the next build — after the
+department confirmed them, or once a corrected batch superseded them. Only the published-mart suites
 (:mod:`govhub.quality.gate`) block publication.
 """
 
@@ -36,8 +40,12 @@ FEEDS_SUITE = SUITES_DIR / "feeds.yml"
 SCRATCH_SCHEMA = "feed_gate"  # unlogged per-run copies of the new rows, dropped after validation
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the contract: every naive timestamp is Asia/Shanghai
 USABLE_ID = ["valid", "repaired"]  # util.hub_id_status: what staging can use (repaired = legacy 15, spaces, x ...)
-PENDING = """select batch_id from ops.batch where feed = {feed} and object = {obj} and status = 'succeeded'
-  and finished_at > coalesce((select max(published_at) from ops.publication where gate_success), '-infinity')"""
+# New batches: succeeded since the last successful publication and never judged by an earlier hold (a held or
+# released batch was judged; it is not validated again)
+NEW_BATCHES = """select batch_id from ops.batch as b where status = 'succeeded'
+  and finished_at > coalesce((select max(published_at) from ops.publication where gate_success), '-infinity')
+  and not exists (select from ops.batch_hold as h where h.batch_id = b.batch_id)"""
+PENDING = NEW_BATCHES + " and feed = {feed} and object = {obj}"
 
 
 @dataclass
@@ -67,6 +75,7 @@ class FeedVerdict:
     status: str  # passed / warn / failed
     batches: list[str] = field(default_factory=list)
     outcomes: list[FeedOutcome] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)  # the batches held out of the warehouse (ops.batch_hold)
 
     @property
     def failures(self) -> list[FeedOutcome]:
@@ -86,15 +95,44 @@ class FeedGateReport:
     def warned(self) -> list[str]:
         return [f for f, v in self.verdicts.items() if v.status == "warn"]
 
-    def publication_message(self) -> str | None:
-        """The warning the publication carries: which feeds failed their blocking checks, and why."""
-        if not self.failed:
-            return None
-        lines = [f"published with failed feed(s) {', '.join(self.failed)} (blocking feed-level failures; "
-                 "the other feeds are unaffected):"]
-        for name in self.failed:
-            lines += ["  " + o.line() for o in self.verdicts[name].failures if o.blocking]
-        return "\n".join(lines)
+
+
+def held_message() -> str | None:
+    """What a publication carries while batches are held: which feeds and objects, since when, and why."""
+    with db.connect() as conn:
+        rows = conn.execute(
+            """select feed, object, count(*), min(held_at), max(run_id), string_agg(distinct reason, E'\n')
+               from ops.held_batch group by feed, object order by feed, object""").fetchall()
+    if not rows:
+        return None
+    feeds = sorted({r[0] for r in rows})
+    lines = [f"published without the held batches of {', '.join(feeds)} (a blocking feed-level check failed; "
+             "the other feeds are unaffected; `hub release FEED` takes them in):"]
+    for feed_name, obj, n, since, run_id, reasons in rows:
+        lines.append(f"  {feed_name}.{obj}: {n} batch(es) held since {since:%Y-%m-%d %H:%M %Z} (feed gate run {run_id})")
+        lines += ["    " + line for line in reasons.splitlines()]
+    return "\n".join(lines)
+
+
+def release(feed: str, batch_ids: list[str] | None = None, by: str | None = None,
+            note: str | None = None) -> list[tuple[str, str]]:
+    """Release a feed's held batches (all of them, or ``batch_ids``): the next build takes their rows in.
+    Returns (batch_id, object) of what was released; raises ValueError when nothing matched."""
+    import getpass
+
+    with db.connect() as conn:
+        ensure_ops(conn)
+        rows = conn.execute(
+            """update ops.batch_hold set released_at = now(), released_by = %s, release_note = %s
+               where feed = %s and released_at is null and (%s::text[] is null or batch_id = any(%s::text[]))
+               returning batch_id, object""",
+            (by or getpass.getuser(), note, feed, batch_ids, batch_ids)).fetchall()
+    if not rows:
+        held = db.query("select feed, count(*) from ops.held_batch group by feed order by feed")[1]
+        raise ValueError(f"nothing to release for feed {feed}" + (f" (batches {batch_ids})" if batch_ids else "")
+                         + "; held now: " + (", ".join(f"{f} ({n})" for f, n in held) or "none"))
+    log.info("released %d held batch(es) of %s: %s", len(rows), feed, ", ".join(r[0] for r in rows))
+    return sorted(rows)
 
 
 def load_feed_suites(path: Path = FEEDS_SUITE) -> dict[str, Any]:
@@ -152,8 +190,10 @@ def _merge(defaults: dict[str, Any], *specs: dict[str, Any] | None) -> dict[str,
     return out
 
 
-def plan(run_at: dt.datetime | None = None, suites: dict[str, Any] | None = None) -> tuple[_Plan, dict[str, list[str]]]:
-    """Build the GX expectations and the SQL of each asset; returns the plan and the pending batches per feed."""
+def plan(run_at: dt.datetime | None = None,
+         suites: dict[str, Any] | None = None) -> tuple[_Plan, dict[str, dict[str, list[str]]]]:
+    """Build the GX expectations and the SQL of each asset; returns the plan and the new batches per feed and
+    object."""
     suites = suites or load_feed_suites()
     defaults = suites.get("defaults", {})
     registry = load_registry()
@@ -161,15 +201,14 @@ def plan(run_at: dt.datetime | None = None, suites: dict[str, Any] | None = None
     with db.connect() as conn:
         ensure_ops(conn)
         pending_rows = conn.execute(
-            """select feed, object, batch_id, received from ops.batch where status = 'succeeded' and finished_at >
-               coalesce((select max(published_at) from ops.publication where gate_success), '-infinity')""").fetchall()
+            f"select feed, object, batch_id, received from ops.batch where batch_id in ({NEW_BATCHES})").fetchall()
         last_ok = dict(conn.execute(
             "select feed, extract(epoch from now() - max(finished_at)) / 3600.0 from ops.batch "
             "where status = 'succeeded' group by feed").fetchall())
-    pending: dict[str, list[str]] = {}
+    pending: dict[str, dict[str, list[str]]] = {}
     received: dict[tuple[str, str], int] = {}
     for feed_name, obj, batch_id, rec in pending_rows:
-        pending.setdefault(feed_name, []).append(batch_id)
+        pending.setdefault(feed_name, {}).setdefault(obj, []).append(batch_id)
         received[(feed_name, obj)] = received.get((feed_name, obj), 0) + (rec or 0)
     p = _Plan()
     for feed_name, fspec in (suites.get("feeds") or {}).items():
@@ -185,7 +224,7 @@ def plan(run_at: dt.datetime | None = None, suites: dict[str, Any] | None = None
             if (feed_name, obj_name) not in received:
                 continue  # no new batch of this object since the last publication
             _plan_volume(p, feed, obj_name, _merge(defaults.get("volume", {}), fspec.get("volume"), ospec.get("volume")),
-                         received[(feed_name, obj_name)], pending.get(feed_name, []))
+                         received[(feed_name, obj_name)], [b for bs in pending.get(feed_name, {}).values() for b in bs])
             rows = _new_rows(feed, obj_name)
             if rows:
                 _plan_rows(p, feed, obj_name, ospec or {}, defaults, today, rows)
@@ -214,8 +253,9 @@ def _plan_volume(p: _Plan, feed: Feed, obj: str, spec: dict[str, Any], now_recei
     with db.connect() as conn:
         usual, history = conn.execute(
             """select percentile_cont(0.5) within group (order by received), count(*) from (
-                 select received from ops.batch where feed = %s and object = %s and status = 'succeeded'
-                 and not (batch_id = any(%s)) order by started_at desc limit %s) as p""",
+                 select received from ops.batch as b where feed = %s and object = %s and status = 'succeeded'
+                 and not (batch_id = any(%s)) and not exists (select from ops.held_batch as h where h.batch_id = b.batch_id)
+                 order by started_at desc limit %s) as p""",
             (feed.name, obj, pending, int(spec["lookback"]))).fetchone()
     if history < int(spec["min_history"]) or not usual:
         return  # not enough history to know what is usual
@@ -366,11 +406,17 @@ def run_feed_gate(run_id: str, suites: dict[str, Any] | None = None) -> FeedGate
         mine = [o for o in outcomes if o.feed == name]
         status = ("failed" if any(o.blocking and not o.success for o in mine)
                   else "warn" if any(not o.success for o in mine) else "passed")
-        verdicts[name] = FeedVerdict(name, status, sorted(pending.get(name, [])), mine)
+        by_object = pending.get(name, {})
+        verdicts[name] = FeedVerdict(name, status, sorted(b for bs in by_object.values() for b in bs), mine)
+        failed_objects = {o.object for o in mine if o.blocking and not o.success}
+        # a failed object's new batches are held; a feed-level failure (no object) holds all of the feed's
+        verdicts[name].held = sorted(b for obj, bs in by_object.items() for b in bs
+                                     if obj in failed_objects or None in failed_objects)
     _record(run_id, outcomes, verdicts)
     report = FeedGateReport(run_id, verdicts)
     for name in report.failed:
-        log.warning("feed %s FAILED its blocking checks:\n  %s", name,
+        log.warning("feed %s FAILED its blocking checks; %d batch(es) held out of the warehouse until "
+                    "`hub release %s`:\n  %s", name, len(verdicts[name].held), name,
                     "\n  ".join(o.line() for o in verdicts[name].failures if o.blocking))
     log.info("feed gate %s: %d expectations over %d assets in %.1fs; failed feeds %s, warnings %s", run_id,
              len(outcomes), len(by_asset), time.perf_counter() - started, report.failed or "none",
@@ -436,3 +482,10 @@ def _record(run_id: str, outcomes: list[FeedOutcome], verdicts: dict[str, FeedVe
             for v in verdicts.values():
                 message = "\n".join(o.line() for o in v.failures) or None
                 copy.write_row((run_id, v.feed, v.status, v.batches, message))
+        for v in verdicts.values():
+            if v.held:
+                reason = "\n".join(o.line() for o in v.failures if o.blocking)
+                conn.execute(
+                    """insert into ops.batch_hold (batch_id, feed, object, run_id, reason)
+                       select batch_id, feed, object, %s, %s from ops.batch where batch_id = any(%s)
+                       on conflict (batch_id) do nothing""", (run_id, reason, v.held))

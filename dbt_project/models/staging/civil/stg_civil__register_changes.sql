@@ -2,24 +2,24 @@ with
 
 subsistence_allowance as (
     select '低保对象' as register, c.*, v."状态" as source_status
-    from {{ source('civil', 'civil__低保对象__changes') }} as c
+    from ({{ civil_changes('civil__低保对象') }}) as c
     left join {{ source('civil', 'civil__低保对象') }} as v on v._record_key = c.record_key and v._row_hash = c.row_hash
 ),
 
 extreme_poverty as (
     select '特困人员' as register, c.*, v."状态" as source_status
-    from {{ source('civil', 'civil__特困人员__changes') }} as c
+    from ({{ civil_changes('civil__特困人员') }}) as c
     left join {{ source('civil', 'civil__特困人员') }} as v on v._record_key = c.record_key and v._row_hash = c.row_hash
 ),
 
 disabled as (
     select '残疾人' as register, c.*, null::text as source_status
-    from {{ source('civil', 'civil__残疾人__changes') }} as c
+    from ({{ civil_changes('civil__残疾人') }}) as c
 ),
 
 left_behind as (
     select '留守人员' as register, c.*, null::text as source_status
-    from {{ source('civil', 'civil__留守人员__changes') }} as c
+    from ({{ civil_changes('civil__留守人员') }}) as c
 ),
 
 unioned as (
