@@ -122,6 +122,13 @@ def test_invalid_ids_fail_their_feed_and_out_of_dictionary_code_warns(published_
     assert not any(rec["GMSFHM"] in texts for rec in records)
     assert "测试" not in texts and "'7'" not in texts
 
+    # the police data officer reads it on the scorecard, in words
+    from govhub.quality.scorecard import compute
+
+    police_card = next(d for d in compute()["departments"] if d["feed"] == "police")
+    assert [(h["object"], h["batches"]) for h in police_card["held"]] == [("RK_CZRK", 1)]
+    assert "40 of 100 ID numbers invalid" in police_card["held"][0]["reason"]
+
     # a held batch is judged once: the next run neither validates it again nor builds it
     warehouse_pass("feed-still-held")
     assert feed_status("feed-still-held")["police"] == "passed"

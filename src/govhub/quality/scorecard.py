@@ -324,6 +324,20 @@ def _trend(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def _held(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]:
+    """Batches held out of the warehouse by the feed gate, per feed and object, with the reasons in words."""
+    rows = _rows(conn, """
+        select feed, object, count(*) as batches, min(held_at) as held_since, max(run_id) as run_id,
+               string_agg(distinct reason, E'\n') as reason
+        from ops.held_batch group by feed, object order by feed, object""")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        r["held_since"] = r["held_since"].astimezone(LOCAL_TZ).isoformat(timespec="seconds")
+        r["reason"] = mask_text(r["reason"])  # words and counts only, masked anyway
+        out.setdefault(r["feed"], []).append(r)
+    return out
+
+
 def _gate_summary(conn: psycopg.Connection) -> dict[str, Any]:
     gate = _rows(conn, """
         select run_id, max(validated_at) as validated_at, count(*) as expectations,
@@ -353,6 +367,7 @@ def compute(now: dt.datetime | None = None) -> dict[str, Any]:
         reasons = _quarantine_reasons(conn)
         trend = _trend(conn)
         summary = _gate_summary(conn)
+        held = _held(conn)
         departments = []
         for name, feed in registry.items():
             b = batches.get(name, {})
@@ -370,6 +385,7 @@ def compute(now: dt.datetime | None = None) -> dict[str, Any]:
                 "uniqueness": {"duplicate_share": (persons.get(name) or {}).get("duplicate_share")},
                 "consistency": consistency.get(name),
                 "quarantine_reasons": reasons.get(name, []),
+                "held": held.get(name, []),
                 "trend": trend.get(name, []),
             })
     return {"generated_at": now.astimezone(LOCAL_TZ).isoformat(timespec="seconds"), **summary,
@@ -441,6 +457,14 @@ department on birth date for {{ c.birth_date_differs }} of {{ c.birth_date_compa
 on sex for {{ c.sex_differs }} of {{ c.sex_compared }} ({{ pct(c.sex_disagree) }}), on grid of residence for
 {{ c.grid_differs }} of {{ c.grid_compared }} ({{ pct(c.grid_disagree) }}).</p>
 {% else %}<p class="na">n/a — no person records of this department are linked yet.</p>{% endif %}
+<h3>Held out of the warehouse</h3>
+{% if p.held %}<p class="bad">New batches failed a blocking check of this feed's suite: the hub keeps building
+on the last good data and waits. Send corrected data, or confirm the batch and ask the hub team to run
+<code>hub release {{ p.feed }}</code>.</p>
+<table><tr><th>object</th><th>batches</th><th>held since</th><th>why</th></tr>
+{% for h in p.held %}<tr><td>{{ h.object }}</td><td>{{ h.batches }}</td><td>{{ h.held_since }}</td>
+<td><div class="example">{{ h.reason }}</div></td></tr>{% endfor %}</table>
+{% else %}<p class="ok">Nothing held.</p>{% endif %}
 <h3>Quarantine reasons</h3>
 {% if p.quarantine_reasons %}<table><tr><th>reason</th><th>records</th><th>examples (masked)</th></tr>
 {% for r in p.quarantine_reasons %}<tr><td>{{ r.reason }} <span class="na">({{ r.object }})</span></td><td>{{ r.records }}</td>
