@@ -33,3 +33,9 @@
     case upper(trim(util.hub_fw2hw({{ column }}))) when '男' then 'M' when 'M' then 'M' when '1' then 'M'
          when '女' then 'F' when 'F' then 'F' when '2' then 'F' else 'U' end
 {%- endmacro %}
+
+{# The keyed hash of an ID number (HMAC with var id_hash_key): the only form an ID number takes in `published`,
+   and the stem of a resident_key. #}
+{% macro keyed_id_hash(column) -%}
+    util.hub_id_hash({{ column }}, '{{ var("id_hash_key") }}')
+{%- endmacro %}

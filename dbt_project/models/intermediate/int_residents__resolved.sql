@@ -19,9 +19,9 @@ final as (
         r.source_record_id,
         case
             when r.id_status in ('valid', 'repaired')
-                then 'P' || left(util.hub_id_hash(r.id_number, '{{ var("id_hash_key") }}'), 20)
+                then 'P' || left({{ keyed_id_hash('r.id_number') }}, 20)
             when p.linked_id_number is not null
-                then 'P' || left(util.hub_id_hash(p.linked_id_number, '{{ var("id_hash_key") }}'), 20)
+                then 'P' || left({{ keyed_id_hash('p.linked_id_number') }}, 20)
             else 'N' || left(md5(r.source || '|' || r.source_object || '|' || r.source_record_id), 20)
         end as resident_key,
         case when r.id_status = 'valid' then 'id_exact'

@@ -8,7 +8,7 @@ residents as (
 final as (
     select
         resident_key::text as resident_key,
-        util.hub_id_hash(id_number, '{{ var("id_hash_key") }}')::text as id_hash,
+        {{ keyed_id_hash('id_number') }}::text as id_hash,
         util.hub_mask_name(person_name)::text as name_masked,
         coalesce(sex, 'U')::text as sex,
         extract(year from birth_date)::int as birth_year,
