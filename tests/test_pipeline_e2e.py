@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -247,3 +248,96 @@ def test_second_pass_is_incremental(first_pass):
     grid_buildings = [r for r in new_batches if r[1] == "building"]
     assert grid_buildings[0][3] == 0  # unchanged reference data is not loaded again
     assert scalar("select count(*) from ops.publication where gate_success") == 2
+
+
+EVENTS = "intermediate.int_events__unioned"
+RELEASED_EXTRACT_TIME = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)  # older than every batch built so far
+
+
+def _add_version(table: str, record_key: str, **changes) -> None:
+    """A new raw version of one source record as a released held batch delivers it: the record's last version
+    with ``changes``, in a batch of its own whose id sorts first and whose extract time is older than any built."""
+    changes = {"_batch_id": f"0-held.{table}.{record_key}", "_extracted_at": RELEASED_EXTRACT_TIME, **changes}
+    with db.connect() as conn:
+        conn.execute(f'create temp table version as select * from raw."{table}" where _record_key = %s '
+                     "order by _extracted_at desc limit 1", (record_key,))
+        conn.execute("update version set " + ", ".join(f'"{c}" = %s' for c in changes) + ", _row_hash = md5(random()::text)",
+                     list(changes.values()))
+        conn.execute(f'insert into raw."{table}" select * from version')
+
+
+def _built_at() -> dict[tuple[str, str], dt.datetime]:
+    return {(s, r): b for s, r, b in db.query(f"select source, source_record_id, built_at from {EVENTS}")[1]}
+
+
+def _merged(nodes) -> int:
+    """Rows the incremental model merged, as PostgreSQL reported them to dbt (`MERGE n`)."""
+    message = next(n.message for n in nodes if n.node == "model.govhub.int_events__unioned")
+    return int(message.split()[-1])
+
+
+def test_events_rebuild_only_what_changed_and_match_a_full_refresh(first_pass):
+    from govhub import transform
+
+    # after the incremental passes above: a petition (open ones first) that changes status, the SMD patient with
+    # the most follow-ups and an address elsewhere, an incident to copy as a new one, a mediation whose only
+    # batch gets held
+    petition, was_open = db.query(f"select source_record_id, status = 'open' from {EVENTS} where source = 'petition' "
+                                  "order by status = 'open' desc, 1 limit 1")[1][0]
+    patient = scalar("select patient_id from staging.stg_health__smd_followups group by 1 order by count(*) desc, 1 limit 1")
+    followups = {("health", r[0]) for r in db.query(
+        "select source_record_id from staging.stg_health__smd_followups where patient_id = %s", (patient,))[1]}
+    old_grid = scalar(f"select min(grid_code) from {EVENTS} where (source, source_record_id) in "
+                      "(select 'health', source_record_id from staging.stg_health__smd_followups where patient_id = %s)",
+                      (patient,))
+    new_address, new_grid = db.query("select address, grid_code from intermediate.int_addresses__matched "
+                                     "where grid_code <> %s order by address limit 1", (old_grid,))[1][0]
+    incident = scalar(f"select min(source_record_id) from {EVENTS} where source = 'police' and grid_assignment = 'coordinates'")
+    mediation = scalar(f"select min(source_record_id) from {EVENTS} where source = 'mediation'")
+    before = _built_at()
+
+    _add_version("petition__petition", petition, status="办结" if was_open else "受理",
+                 closedat="2026-11-01T10:00:00+08:00" if was_open else "",
+                 updatedat=(scalar("select max(util.hub_ts(updatedat)) from raw.petition__petition")
+                            + dt.timedelta(days=1)).isoformat())
+    _add_version("police__jq_jjxx", incident, jjbh="J-TEST-NEW", _record_key="J-TEST-NEW")
+    _add_version("health__smd_patient", patient, address=new_address,
+                 updated_at=(scalar("select max(updated_at::timestamptz) from raw.health__smd_patient")
+                             + dt.timedelta(days=1)).isoformat())
+    db.query("delete from raw.justice__mediations where _record_key = %s", (mediation,))  # its batch is held
+    merged = _merged(transform.build(select="int_events__unioned"))
+
+    after = _built_at()
+    touched = {k for k, v in after.items() if before.get(k) != v}
+    # (1) only the new and changed events were rebuilt; every other row keeps the run that built it
+    assert touched == {("petition", petition), ("police", "J-TEST-NEW")} | followups
+    assert merged == len(touched)
+    assert {k: v for k, v in after.items() if k not in touched} == {
+        k: v for k, v in before.items() if k not in touched and k != ("mediation", mediation)}
+    assert ("mediation", mediation) not in after  # a record gone from staging is gone from the events
+    # (3) the petition update replaced its row; the follow-ups moved to the patient's new address
+    assert db.query(f"select count(*), min(status) from {EVENTS} where source = 'petition' and source_record_id = %s",
+                    (petition,))[1] == [(1, "closed" if was_open else "open")]
+    assert {r[0] for r in db.query(f"select grid_code from {EVENTS} where source = 'health' and source_record_id in "
+                                   "(select source_record_id from staging.stg_health__smd_followups where patient_id = %s)",
+                                   (patient,))[1]} == {new_grid}
+
+    # (2) the incremental table is the table a full refresh (`hub run --full-refresh`) builds from raw
+    columns = ", ".join(c for c in db.query(f"select * from {EVENTS} limit 0")[0] if c != "built_at")
+    db.query(f"create table intermediate.test_events_incremental as select {columns} from {EVENTS}")
+    try:
+        assert _merged(transform.build(full_refresh=True, select="int_events__unioned")) == len(after)
+        assert scalar(f"select count(distinct built_at) from {EVENTS}") == 1
+        for a, b in ((EVENTS, "intermediate.test_events_incremental"), ("intermediate.test_events_incremental", EVENTS)):
+            assert scalar(f"select count(*) from (select {columns} from {a} except all select {columns} from {b}) as d") == 0
+    finally:
+        db.query("drop table intermediate.test_events_incremental")
+
+    # changed reference data (a grid retired) can move any event: the next run rebuilds them all
+    before = _built_at()
+    _add_version("grid__grid", scalar(f"select min(grid_code) from {EVENTS} where grid_assignment = 'coordinates'"),
+                 retired_at="2026-11-01T00:00:00+00:00",
+                 updated_at=(scalar("select max(updated_at::timestamptz) from raw.grid__grid")
+                             + dt.timedelta(days=1)).isoformat())
+    assert _merged(transform.build(select="int_events__unioned")) == len(before)
+    assert all(before[k] != v for k, v in _built_at().items())
