@@ -429,8 +429,9 @@ def _materialise(p: _Plan, keys: list[str]) -> dict[str, str]:
     table per object: every GX metric then reads a plain table instead of re-evaluating the derivations."""
     scratch: dict[str, str] = {}
     with db.connect() as conn:
-        # util.hub_id_birth_ok uses an exception block (a subtransaction), which fails inside a parallel
-        # query and is swallowed as 'invalid_date': large tables get parallel plans, so keep this serial
+        # serial on purpose: a county run once reported every ID 'invalid_date' under parallel plans (when
+        # util.hub_id_birth_ok still used an exception block, which cannot run in a parallel worker); the
+        # function is pure SQL now and the failure was not reproduced, but the scratch copy is cheap serially
         conn.execute("set local max_parallel_workers_per_gather = 0")
         conn.execute(f"drop schema if exists {SCRATCH_SCHEMA} cascade")
         conn.execute(f"create schema {SCRATCH_SCHEMA}")
