@@ -32,7 +32,7 @@ import yaml
 from govhub import db
 from govhub.extract.registry import Feed, load_registry
 from govhub.ops import ensure_ops
-from govhub.quality.gate import RESULT_FORMAT, SUITES_DIR, _redact
+from govhub.quality.gate import RESULT_FORMAT, SUITES_DIR, _redact, quote_ident
 from govhub.settings import WAREHOUSE_DB
 
 log = logging.getLogger(__name__)
@@ -143,10 +143,6 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _day(spec: str, today: dt.date) -> str:
     """'YYYY-MM-DD', 'today' or 'today+N' / 'today-N' -> 'YYYYMMDD'."""
     spec = str(spec)
@@ -158,13 +154,13 @@ def _day(spec: str, today: dt.date) -> str:
 
 def _date_key(col: str) -> str:
     """YYYYMMDD of a text date: YYYYMMDD[HHMISS], YYYY-MM-DD[THH...] or YYYY/M/D; null when unparseable."""
-    c = _ident(col)
+    c = quote_ident(col)
     return (f"coalesce(substring({c} from '^\\s*([0-9]{{8}})'), (select m[1] || lpad(m[2], 2, '0') || lpad(m[3], 2, '0') "
             f"from regexp_match({c}, '^\\s*([0-9]{{4}})[-/.]([0-9]{{1,2}})[-/.]([0-9]{{1,2}})') as m))")
 
 
 def _present(col: str) -> str:
-    return f"nullif(btrim({_ident(col)}), '')"
+    return f"nullif(btrim({quote_ident(col)}), '')"
 
 
 @dataclass
@@ -276,7 +272,7 @@ def _new_rows(feed: Feed, obj: str) -> int:
     with db.connect() as conn:
         if conn.execute("select to_regclass(%s)", (f'raw."{table}"',)).fetchone()[0] is None:
             return 0
-        return conn.execute(f"select count(*) from raw.{_ident(table)} where _batch_id in ("
+        return conn.execute(f"select count(*) from raw.{quote_ident(table)} where _batch_id in ("
                             + PENDING.format(feed=_lit(feed.name), obj=_lit(obj)) + ")").fetchone()[0]
 
 
@@ -305,8 +301,8 @@ def _plan_rows(p: _Plan, feed: Feed, obj: str, ospec: dict[str, Any], defaults: 
     for col, spec in (ospec.get("id_numbers") or {}).items():
         s = _merge(defaults.get("id_numbers", {}), spec)
         c = col.lower()
-        derived.append(f"case when {_present(c)} is null then null else util.hub_id_status({_ident(c)}) end "
-                       f"as {_ident(c + '__id_status')}")
+        derived.append(f"case when {_present(c)} is null then null else util.hub_id_status({quote_ident(c)}) end "
+                       f"as {quote_ident(c + '__id_status')}")
         add(gx.expectations.ExpectColumnValuesToBeInSet, c + "__id_status",
             f"ID numbers valid or repairable >= {s['min_valid']:.0%}", bool(s["blocking"]),
             {"kind": "id_numbers", "source_column": col, "mostly": float(s["min_valid"])},
@@ -314,7 +310,7 @@ def _plan_rows(p: _Plan, feed: Feed, obj: str, ospec: dict[str, Any], defaults: 
     for col, spec in (ospec.get("not_null") or {}).items():
         s = _merge(defaults.get("not_null", {}), spec)
         c = col.lower()
-        derived.append(f"case when {_present(c)} is null then null else 1 end as {_ident(c + '__present')}")
+        derived.append(f"case when {_present(c)} is null then null else 1 end as {quote_ident(c + '__present')}")
         add(gx.expectations.ExpectColumnValuesToNotBeNull, c + "__present", f"present in >= {s['mostly']:.0%} of rows",
             bool(s["blocking"]), {"kind": "not_null", "source_column": col, "mostly": float(s["mostly"])},
             mostly=float(s["mostly"]))
@@ -328,7 +324,7 @@ def _plan_rows(p: _Plan, feed: Feed, obj: str, ospec: dict[str, Any], defaults: 
         c = col.lower()
         lo, hi = _day(s["min"], today), _day(s["max"], today)
         derived.append(f"case when {_present(c)} is null then null when {_date_key(c)} between {_lit(lo)} and {_lit(hi)} "
-                       f"then 'in_range' else 'out_of_range' end as {_ident(c + '__date')}")
+                       f"then 'in_range' else 'out_of_range' end as {quote_ident(c + '__date')}")
         add(gx.expectations.ExpectColumnValuesToBeInSet, c + "__date", f"date in {s['min']}..{s['max']}",
             bool(s["blocking"]), {"kind": "dates", "source_column": col, "mostly": float(s["mostly"]),
                                   "range": f"{lo}..{hi}"},
@@ -338,7 +334,7 @@ def _plan_rows(p: _Plan, feed: Feed, obj: str, ospec: dict[str, Any], defaults: 
         add(gx.expectations.ExpectColumnValuesToMatchRegex, col.lower(), "value in the contract's format",
             bool(s["blocking"]), {"kind": "formats", "source_column": col, "mostly": float(s["mostly"])},
             regex=s["regex"], mostly=float(s["mostly"]))
-    p.queries[key] = (f"select t.*{''.join(', ' + d for d in derived)} from raw.{_ident(table)} as t "
+    p.queries[key] = (f"select t.*{''.join(', ' + d for d in derived)} from raw.{quote_ident(table)} as t "
                       f"where t._batch_id in ({PENDING.format(feed=_lit(feed.name), obj=_lit(obj))})")
     p.tables[key] = f"raw.{table}"
     p.items += items

@@ -104,8 +104,8 @@ def build_expectations(table: str, spec: dict[str, Any], schema: str) -> list[An
         # one scan of the table for every text column (one expectation per column cost a GX metric graph and
         # queries each); the unexpected "rows" are column names, never values, so nothing sensitive is rendered
         regex = ID_NUMBER_REGEX.replace("{", "{{").replace("}", "}}")  # GX str.format()s the query for {batch}
-        hits = ", ".join(f"case when {_quote(c)} ~ '{regex}' then '{c}' end" for c in columns)
-        matches = " or ".join(f"{_quote(c)} ~ '{regex}'" for c in columns)
+        hits = ", ".join(f"case when {quote_ident(c)} ~ '{regex}' then '{c}' end" for c in columns)
+        matches = " or ".join(f"{quote_ident(c)} ~ '{regex}'" for c in columns)
         expectations.append(gx.expectations.UnexpectedRowsExpectation(
             unexpected_rows_query=f"select array_to_string(array[{hits}], ',') as columns_with_id_numbers "
                                   f"from {{batch}} where {matches}",
@@ -114,14 +114,14 @@ def build_expectations(table: str, spec: dict[str, Any], schema: str) -> list[An
     return expectations
 
 
-def _quote(identifier: str) -> str:
+def quote_ident(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
 def id_number_columns(schema: str, table: str, columns: list[str]) -> dict[str, int]:
     """Rows with a clear ID number per text column (to name the columns when the scan fails)."""
-    counts = ", ".join(f"count(*) filter (where {_quote(c)} ~ %(regex)s)" for c in columns)
-    row = db.query(f"select {counts} from {_quote(schema)}.{_quote(table)}", {"regex": ID_NUMBER_REGEX})[1][0]
+    counts = ", ".join(f"count(*) filter (where {quote_ident(c)} ~ %(regex)s)" for c in columns)
+    row = db.query(f"select {counts} from {quote_ident(schema)}.{quote_ident(table)}", {"regex": ID_NUMBER_REGEX})[1][0]
     return {c: n for c, n in zip(columns, row, strict=True) if n}
 
 
