@@ -12,7 +12,8 @@ never a value) and *holds* the new batches of each failing object in ``ops.batch
 held batches (dbt macros ``latest_version`` and ``civil_changes``), so the warehouse keeps those records as
 they were before the bad batch while every other feed moves on; the publication names what is held. Raw keeps
 the held rows untouched; ``hub release FEED`` (:func:`release`) takes them in on the next build — after the
-department confirmed them, or once a corrected batch superseded them. Only the published-mart suites
+department confirmed them, or once a corrected batch superseded them. (A row re-sent *unchanged* makes no new
+raw version — raw dedupes on the row hash — so it stays held until released.) Only the published-mart suites
 (:mod:`govhub.quality.gate`) block publication.
 """
 
