@@ -17,20 +17,26 @@ create or replace function util.hub_fw2hw(t text) returns text language sql immu
   select translate(t, '０１２３４５６７８９ＸｘＡＢＣＤＥＦ　', '0123456789XxABCDEF ')
 $$;
 create or replace function util.hub_id_check(body17 text) returns text language sql immutable parallel safe as $$
+  -- weights 2^(18-i) mod 11 written out: one expression, which PostgreSQL inlines into the caller (the former
+  -- generate_series + sum was a sub-plan executed per call, most of the cost of staging an ID at county scale)
   select substr('10X98765432', (
-      sum(substr(body17, i, 1)::int * ((2 ^ (18 - i))::bigint % 11))::int % 11) + 1, 1)
-  from generate_series(1, 17) as i
+      substr(body17, 1, 1)::int * 7 + substr(body17, 2, 1)::int * 9 + substr(body17, 3, 1)::int * 10
+    + substr(body17, 4, 1)::int * 5 + substr(body17, 5, 1)::int * 8 + substr(body17, 6, 1)::int * 4
+    + substr(body17, 7, 1)::int * 2 + substr(body17, 8, 1)::int * 1 + substr(body17, 9, 1)::int * 6
+    + substr(body17, 10, 1)::int * 3 + substr(body17, 11, 1)::int * 7 + substr(body17, 12, 1)::int * 9
+    + substr(body17, 13, 1)::int * 10 + substr(body17, 14, 1)::int * 5 + substr(body17, 15, 1)::int * 8
+    + substr(body17, 16, 1)::int * 4 + substr(body17, 17, 1)::int * 2) % 11 + 1, 1)
 $$;
 create or replace function util.hub_id_compact(t text) returns text language sql immutable parallel safe as $$
   select nullif(upper(regexp_replace(util.hub_fw2hw(coalesce(t, '')), '[\s\-]', '', 'g')), '')
 $$;
 create or replace function util.hub_id_clean(t text) returns text language sql immutable parallel safe as $$
-  with c as (select util.hub_id_compact(t) as v)
+  -- no CTE, so it is inlined like hub_id_compact and hub_id_check
   select case
-    when v ~ '^\d{15}$' then substr(v, 1, 6) || '19' || substr(v, 7, 9)
-                              || util.hub_id_check(substr(v, 1, 6) || '19' || substr(v, 7, 9))
-    else v end
-  from c
+    when util.hub_id_compact(t) ~ '^\d{15}$'
+      then substr(util.hub_id_compact(t), 1, 6) || '19' || substr(util.hub_id_compact(t), 7, 9)
+        || util.hub_id_check(substr(util.hub_id_compact(t), 1, 6) || '19' || substr(util.hub_id_compact(t), 7, 9))
+    else util.hub_id_compact(t) end
 $$;
 create or replace function util.hub_id_birth_ok(v text) returns boolean language sql immutable parallel safe as $$
   -- plain arithmetic, no exception block: a PL/pgSQL exception handler needs a subtransaction, which parallel
@@ -42,16 +48,27 @@ create or replace function util.hub_id_birth_ok(v text) returns boolean language
            make_date(substr(v, 7, 4)::int, substr(v, 11, 2)::int, 1) + interval '1 month - 1 day')::int
   end
 $$;
-create or replace function util.hub_id_status(t text) returns text language sql immutable parallel safe as $$
-  with c as (select util.hub_id_compact(t) as compact, util.hub_id_clean(t) as v)
-  select case
-    when compact is null then 'missing'
-    when v !~ '^\d{17}[\dX]$' then 'malformed'
-    when not util.hub_id_birth_ok(v) or substr(v, 7, 4)::int < 1900 then 'invalid_date'
-    when util.hub_id_check(substr(v, 1, 17)) <> substr(v, 18, 1) then 'invalid_check'
-    when coalesce(t, '') <> v then 'repaired'
-    else 'valid' end
-  from c
+create or replace function util.hub_id_status(t text) returns text language plpgsql immutable parallel safe as $$
+-- PL/pgSQL so the compacted and the expanded number are computed once per call (as an inlined SQL expression
+-- they were recomputed in every branch): 1.6 s instead of 12 s for the county's 330k resident IDs. No
+-- exception block, so it stays parallel safe.
+declare
+  compact text := util.hub_id_compact(t);
+  v text;
+begin
+  if compact is null then return 'missing'; end if;
+  if compact ~ '^\d{15}$' then
+    v := substr(compact, 1, 6) || '19' || substr(compact, 7, 9);
+    v := v || util.hub_id_check(v);
+  else
+    v := compact;
+  end if;
+  if v !~ '^\d{17}[\dX]$' then return 'malformed'; end if;
+  if not util.hub_id_birth_ok(v) or substr(v, 7, 4)::int < 1900 then return 'invalid_date'; end if;
+  if util.hub_id_check(substr(v, 1, 17)) <> substr(v, 18, 1) then return 'invalid_check'; end if;
+  if coalesce(t, '') <> v then return 'repaired'; end if;
+  return 'valid';
+end
 $$;
 create or replace function util.hub_cn_digits(t text) returns text language sql immutable parallel safe as $$
   select translate(
