@@ -70,6 +70,23 @@
     where r._version_rank = 1
 {%- endmacro %}
 
+{# The listing columns every civil staging model exposes from civil_listing(): 状态 (registers that have it),
+   the listing dates, whether the latest accepted drop lists the record, and its batch. #}
+{% macro civil_listing_columns(has_status=false) -%}
+    {%- if has_status %}
+        nullif(trim("状态"), '') as source_status,
+        case trim("状态") when '在保' then 'active' when '停保' then 'suspended' else 'unknown' end as status,
+    {%- endif %}
+        listed_on,
+        {%- if has_status %}
+        suspended_on,
+        {%- endif %}
+        delisted_on,
+        last_change_on,
+        is_listed,
+        _batch_id as batch_id
+{%- endmacro %}
+
 {# 月保障金额 and similar: thousands separators (also full-width / Chinese commas) and a 元 suffix removed. #}
 {% macro parse_amount(column) -%}
     case when regexp_replace(util.hub_fw2hw(coalesce({{ column }}, '')), '[,，\s元¥￥]', '', 'g') ~ '^-?\d+(\.\d+)?$'

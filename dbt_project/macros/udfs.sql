@@ -49,20 +49,12 @@ create or replace function util.hub_id_birth_ok(v text) returns boolean language
   end
 $$;
 create or replace function util.hub_id_status(t text) returns text language plpgsql immutable parallel safe as $$
--- PL/pgSQL so the compacted and the expanded number are computed once per call (as an inlined SQL expression
--- they were recomputed in every branch): 1.6 s instead of 12 s for the county's 330k resident IDs. No
--- exception block, so it stays parallel safe.
+-- PL/pgSQL so the normalised number is computed once per call (as an inlined SQL expression it was recomputed
+-- in every branch): 330k county resident IDs in ~2 s instead of 12 s. No exception block: parallel safe.
 declare
-  compact text := util.hub_id_compact(t);
-  v text;
+  v text := util.hub_id_clean(t);  -- null exactly when nothing but spaces/dashes was sent
 begin
-  if compact is null then return 'missing'; end if;
-  if compact ~ '^\d{15}$' then
-    v := substr(compact, 1, 6) || '19' || substr(compact, 7, 9);
-    v := v || util.hub_id_check(v);
-  else
-    v := compact;
-  end if;
+  if v is null then return 'missing'; end if;
   if v !~ '^\d{17}[\dX]$' then return 'malformed'; end if;
   if not util.hub_id_birth_ok(v) or substr(v, 7, 4)::int < 1900 then return 'invalid_date'; end if;
   if util.hub_id_check(substr(v, 1, 17)) <> substr(v, 18, 1) then return 'invalid_check'; end if;

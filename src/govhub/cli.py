@@ -103,9 +103,9 @@ def status_rows() -> dict[str, object]:
            from ops.batch order by feed, object, started_at desc""")
     _, publication = db.query(
         "select version, published_at, gate_success, message from ops.publication order by version desc limit 1")
-    _, held = db.query(
-        """select feed, object, count(*), min(held_at), max(run_id) from ops.held_batch
-           group by feed, object order by feed, object""")
+    from govhub.quality.feed_gate import held_summary
+
+    held = [(h["feed"], h["object"], h["batches"], h["held_since"], h["run_id"]) for h in held_summary()]
     _, gate = db.query(
         """select count(*) filter (where not success and blocking), count(*) filter (where not success and not blocking),
                   count(*) from ops.validation_result where run_id = (select run_id from ops.validation_result

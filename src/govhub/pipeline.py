@@ -55,8 +55,7 @@ def gate_feeds(run_id: str) -> dict[str, Any]:
     warehouse (ops.batch_hold) so one department's bad day neither blocks nor pollutes the others."""
     from govhub.quality import feed_gate
 
-    with db.connect() as conn:
-        ensure_ops(conn)
+    with db.connect() as conn:  # (run_feed_gate creates the ops tables itself)
         missing_udfs = conn.execute("select to_regprocedure('util.hub_id_status(text)') is null").fetchone()[0]
     if missing_udfs:  # first run on an empty warehouse: the suites use the same ID rules as staging
         transform.run_dbt(["run-operation", "install_time_udfs"])

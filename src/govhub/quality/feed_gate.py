@@ -98,20 +98,32 @@ class FeedGateReport:
 
 
 
+def held_summary(conn: Any | None = None) -> list[dict[str, Any]]:
+    """What is held now, per feed and object: batches, held since, the feed gate run, the reasons in words.
+    The one reading of ops.held_batch behind the publication message, `hub status` and the scorecard."""
+    query = """select feed, object, count(*) as batches, min(held_at) as held_since, max(run_id) as run_id,
+                      string_agg(distinct reason, E'\n') as reason
+               from ops.held_batch group by feed, object order by feed, object"""
+    if conn is None:
+        columns, rows = db.query(query)
+    else:
+        cur = conn.execute(query)
+        columns, rows = [d.name for d in cur.description], cur.fetchall()
+    return [dict(zip(columns, r, strict=True)) for r in rows]
+
+
 def held_message() -> str | None:
     """What a publication carries while batches are held: which feeds and objects, since when, and why."""
-    with db.connect() as conn:
-        rows = conn.execute(
-            """select feed, object, count(*), min(held_at), max(run_id), string_agg(distinct reason, E'\n')
-               from ops.held_batch group by feed, object order by feed, object""").fetchall()
-    if not rows:
+    held = held_summary()
+    if not held:
         return None
-    feeds = sorted({r[0] for r in rows})
+    feeds = sorted({h["feed"] for h in held})
     lines = [f"published without the held batches of {', '.join(feeds)} (a blocking feed-level check failed; "
              "the other feeds are unaffected; `hub release FEED` takes them in):"]
-    for feed_name, obj, n, since, run_id, reasons in rows:
-        lines.append(f"  {feed_name}.{obj}: {n} batch(es) held since {since:%Y-%m-%d %H:%M %Z} (feed gate run {run_id})")
-        lines += ["    " + line for line in reasons.splitlines()]
+    for h in held:
+        lines.append(f"  {h['feed']}.{h['object']}: {h['batches']} batch(es) held since "
+                     f"{h['held_since']:%Y-%m-%d %H:%M %Z} (feed gate run {h['run_id']})")
+        lines += ["    " + line for line in h["reason"].splitlines()]
     return "\n".join(lines)
 
 
@@ -129,9 +141,10 @@ def release(feed: str, batch_ids: list[str] | None = None, by: str | None = None
                returning batch_id, object""",
             (by or getpass.getuser(), note, feed, batch_ids, batch_ids)).fetchall()
     if not rows:
-        held = db.query("select feed, count(*) from ops.held_batch group by feed order by feed")[1]
+        held = held_summary()
         raise ValueError(f"nothing to release for feed {feed}" + (f" (batches {batch_ids})" if batch_ids else "")
-                         + "; held now: " + (", ".join(f"{f} ({n})" for f, n in held) or "none"))
+                         + "; held now: " + (", ".join(f"{h['feed']}.{h['object']} ({h['batches']})" for h in held)
+                                             or "none"))
     log.info("released %d held batch(es) of %s: %s", len(rows), feed, ", ".join(r[0] for r in rows))
     return sorted(rows)
 

@@ -326,15 +326,13 @@ def _trend(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]:
 
 def _held(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]:
     """Batches held out of the warehouse by the feed gate, per feed and object, with the reasons in words."""
-    rows = _rows(conn, """
-        select feed, object, count(*) as batches, min(held_at) as held_since, max(run_id) as run_id,
-               string_agg(distinct reason, E'\n') as reason
-        from ops.held_batch group by feed, object order by feed, object""")
+    from govhub.quality.feed_gate import held_summary
+
     out: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        r["held_since"] = r["held_since"].astimezone(LOCAL_TZ).isoformat(timespec="seconds")
-        r["reason"] = mask_text(r["reason"])  # words and counts only, masked anyway
-        out.setdefault(r["feed"], []).append(r)
+    for h in held_summary(conn):
+        h["held_since"] = h["held_since"].astimezone(LOCAL_TZ).isoformat(timespec="seconds")
+        h["reason"] = mask_text(h["reason"])  # words and counts only, masked anyway
+        out.setdefault(h["feed"], []).append(h)
     return out
 
 

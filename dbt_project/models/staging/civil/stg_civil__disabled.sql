@@ -15,11 +15,7 @@ final as (
              when '多重' then 'multiple' end as disability_type,
         case trim("残疾等级") when '一级' then 1 when '二级' then 2 when '三级' then 3 when '四级' then 4 end as disability_grade,
         nullif(trim("家庭住址"), '') as address,
-        listed_on,
-        delisted_on,
-        last_change_on,
-        is_listed,
-        _batch_id as batch_id
+        {{ civil_listing_columns(has_status=false) }}
     from source
 )
 

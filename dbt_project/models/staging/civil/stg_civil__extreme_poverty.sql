@@ -16,14 +16,7 @@ final as (
         nullif(trim("所属村社区"), '') as village_name,
         case trim("供养方式") when '集中供养' then 'centralised' when '分散供养' then 'dispersed' end as support_mode,
         {{ parse_date('"认定日期"') }} as recognised_on,
-        nullif(trim("状态"), '') as source_status,
-        case trim("状态") when '在保' then 'active' when '停保' then 'suspended' else 'unknown' end as status,
-        listed_on,
-        suspended_on,
-        delisted_on,
-        last_change_on,
-        is_listed,
-        _batch_id as batch_id
+        {{ civil_listing_columns(has_status=true) }}
     from source
 )
 

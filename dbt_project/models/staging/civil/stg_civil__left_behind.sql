@@ -14,11 +14,7 @@ final as (
         "监护人身份证号" as guardian_id_number_raw,
         util.hub_id_clean("监护人身份证号") as guardian_id_number,
         nullif(trim("家庭住址"), '') as address,
-        listed_on,
-        delisted_on,
-        last_change_on,
-        is_listed,
-        _batch_id as batch_id
+        {{ civil_listing_columns(has_status=false) }}
     from source
 )
 

@@ -19,14 +19,7 @@ final as (
         case trim("保障类别") when '城市低保' then 'urban' when '农村低保' then 'rural' end as allowance_type,
         {{ parse_amount('"月保障金额"') }} as monthly_amount,
         {{ parse_date('"救助开始日期"') }} as allowance_start_date,
-        nullif(trim("状态"), '') as source_status,
-        case trim("状态") when '在保' then 'active' when '停保' then 'suspended' else 'unknown' end as status,
-        listed_on,
-        suspended_on,
-        delisted_on,
-        last_change_on,
-        is_listed,
-        _batch_id as batch_id
+        {{ civil_listing_columns(has_status=true) }}
     from source
 )
 
