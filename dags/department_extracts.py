@@ -1,7 +1,9 @@
 """One extract DAG per department feed, generated from the source registry (sources.yml).
 
-A department's failure or backfill never blocks another. Each object task publishes the feed's raw Asset,
-which schedules the warehouse build. Scheduling is explicit (Airflow 3 changed the defaults):
+A department's failure or backfill never blocks another, and inside a database or API feed one object's
+failure never blocks the others: each object is its own task. Each task publishes the feed's raw Asset, which
+schedules the warehouse build. Errors that cannot change on retry (drift, a refused delivery, refused
+credentials) fail their task at once; only transient ones (unreachable, timeout, 5xx, 429) are retried. Scheduling is explicit (Airflow 3 changed the defaults):
 CronTriggerTimetable (runs *at* the cron time, no data-interval shift), catchup off, one active run.
 Backfill an interval with:  hub backfill <feed> --from <watermark> --to <watermark>
 """
@@ -25,7 +27,7 @@ DEFAULT_ARGS = {"retries": 2, "retry_delay": RETRY_DELAY, "retry_exponential_bac
                 "on_failure_callback": HubAlertNotifier()}
 
 
-def make_extract_dag(feed_name: str, schedule: str, department: str, objects: list[str]):
+def make_extract_dag(feed_name: str, schedule: str, department: str, objects: list[str], per_object: bool):
     @dag(
         dag_id=f"extract_{feed_name}",
         description=f"Extract {department} into raw ({', '.join(objects)})",
@@ -37,16 +39,24 @@ def make_extract_dag(feed_name: str, schedule: str, department: str, objects: li
         tags=["extract", feed_name],
     )
     def extract_dag():
-        @task(outlets=[Asset(name=f"raw_{feed_name}", uri=raw_asset_uri(feed_name))])
-        def extract() -> list[dict]:
-            from govhub.pipeline import extract as run_extract
+        raw = Asset(name=f"raw_{feed_name}", uri=raw_asset_uri(feed_name))
 
-            return run_extract(feed_name)
+        def object_task(obj: str | None):
+            @task(task_id=f"extract_{obj}" if obj else "extract", outlets=[raw])
+            def extract() -> list[dict]:
+                from govhub.pipeline import extract_task
 
-        extract()
+                return extract_task(feed_name, [obj] if obj else None)
+
+            return extract()
+
+        # a files feed is one task: a drop spans several objects and is accepted whole
+        for obj in objects if per_object else [None]:
+            object_task(obj)
 
     return extract_dag()
 
 
 for _name, _feed in load_registry().items():
-    globals()[f"extract_{_name}"] = make_extract_dag(_name, _feed.schedule, _feed.department, list(_feed.objects))
+    globals()[f"extract_{_name}"] = make_extract_dag(_name, _feed.schedule, _feed.department, list(_feed.objects),
+                                                     per_object=_feed.kind != "files")

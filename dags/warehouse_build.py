@@ -46,10 +46,10 @@ def warehouse_build():
         return run(run_id or "manual")
 
     @task
-    def dbt_build(params: dict | None = None) -> dict:
+    def dbt_build(params: dict | None = None, run_id: str | None = None) -> dict:
         from govhub.pipeline import build
 
-        return build(full_refresh=bool((params or {}).get("full_refresh")))
+        return build(full_refresh=bool((params or {}).get("full_refresh")), run_id=run_id or "manual")
 
     @task(outlets=[Asset(name="published", uri=PUBLISHED_ASSET_URI)])
     def gate_and_publish(run_id: str | None = None) -> int:

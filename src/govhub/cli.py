@@ -60,11 +60,45 @@ def cmd_run(args: argparse.Namespace) -> int:
     from govhub.orchestrate import run_pipeline
 
     started = time.perf_counter()
-    outcomes = run_pipeline(full_refresh=args.full_refresh, feeds=args.feed)
+    outcomes = run_pipeline(full_refresh=args.full_refresh, feeds=args.feed, strict=args.strict)
     for o in outcomes:
         print(f"{o.dag_id:<22} {o.state:<8} {o.seconds:>6.1f}s  {o.tasks}")
     print(f"pipeline pass done in {time.perf_counter() - started:.1f}s")
+    _print_surprises()
     return 0
+
+
+def _print_surprises() -> None:
+    """What the last pass held, refused or read with a warning — and how to release it."""
+    from govhub import db
+    from govhub.quality.surprises import collect
+
+    found = collect()
+    if not found:
+        return
+    failing = [(f, r["object"], f"{r['since']:%Y-%m-%d %H:%M}", (r["message"] or "")[:160])
+               for f, k in found.items() for r in k.get("failing", [])]
+    rejected = [(f, r["drop_name"], r["reason"][:160]) for f, k in found.items() for r in k.get("rejected", [])]
+    drift = [(f, r["object"], r["column_name"], r["severity"], r["actual"], r["detail"][:120])
+             for f, k in found.items() for r in k.get("drift", [])]
+    unknown = [(f, r["object"], r["column_name"], r["raw_value"], r["records"])
+               for f, k in found.items() for r in k.get("unknown_codes", [])]
+    warned = [(f or "?", r["test"], r["observed"][:120]) for f, k in found.items() for r in k.get("build_warnings", [])]
+    if failing:
+        print("Not loaded (their last extract failed; the last good data is published; fix and `hub run` again):")
+        print(db.format_table(["feed", "object", "since", "why / fix"], failing))
+    if rejected:
+        print("Deliveries refused (re-deliver with a corrected manifest under the same name):")
+        print(db.format_table(["feed", "delivery", "why"], rejected))
+    if drift:
+        print("Schema drift (warning = read without loss; blocking = that object is not loaded):")
+        print(db.format_table(["feed", "object", "column", "severity", "source type", "detail"], drift))
+    if unknown:
+        print("Codes outside the contract's lists (read as 'unknown'):")
+        print(db.format_table(["feed", "object", "column", "value", "records"], unknown[:30]))
+    if warned:
+        print("Warehouse tests the departments' data tripped (warnings):")
+        print(db.format_table(["feed", "test", "observed"], warned[:30]))
 
 
 def cmd_release(args: argparse.Namespace) -> int:
@@ -132,6 +166,7 @@ def cmd_status(args: argparse.Namespace) -> int:
               + (f" — {msg}" if msg and not ok else ""))
     else:
         print("Nothing published yet.")
+    _print_surprises()
     return 0
 
 
@@ -227,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("run", help="one pipeline pass: extract DAGs, then the warehouse build")
     p.add_argument("--full-refresh", action="store_true", help="rebuild the warehouse from raw")
     p.add_argument("--feed", action="append", help="only these feeds' extracts (repeatable)")
+    p.add_argument("--strict", action="store_true",
+                   help="exit non-zero when any extract failed, even though the healthy feeds were published")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("backfill", help="re-read one interval of a sql feed: (--from, --to] in the feed's update-column format")
     p.add_argument("feed")

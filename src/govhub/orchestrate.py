@@ -52,9 +52,12 @@ def run_dag(dag_id: str, conf: dict[str, Any] | None = None, bag=None, raise_on_
     return outcome
 
 
-def run_pipeline(full_refresh: bool = False, feeds: list[str] | None = None, quiet: bool = True) -> list[DagOutcome]:
+def run_pipeline(full_refresh: bool = False, feeds: list[str] | None = None, quiet: bool = True,
+                 strict: bool = False) -> list[DagOutcome]:
     """One pipeline pass: every extract DAG (a failing department does not stop the others), then the
-    warehouse build. Raises at the end if any DAG failed."""
+    warehouse build, which publishes what is healthy. Raises if the warehouse build failed; a failed extract
+    (a department's drift, a refused delivery, an unreachable system) is reported in the outcomes, in
+    `hub status` and in the publication message, and raises only with ``strict``."""
     if quiet:
         os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     bag = dagbag()
@@ -63,7 +66,7 @@ def run_pipeline(full_refresh: bool = False, feeds: list[str] | None = None, qui
         extract_ids = [d for d in extract_ids if d.removeprefix("extract_") in feeds]
     outcomes = [run_dag(d, bag=bag, raise_on_failure=False) for d in extract_ids]
     outcomes.append(run_dag("warehouse_build", conf={"full_refresh": full_refresh}, bag=bag, raise_on_failure=False))
-    failed = [o for o in outcomes if o.state != "success"]
+    failed = [o for o in outcomes if o.state != "success" and (strict or o.dag_id == "warehouse_build")]
     if failed:
         raise DagRunFailed("; ".join(f"{o.dag_id}: {o.state} {o.tasks}" for o in failed))
     return outcomes

@@ -6,6 +6,8 @@ import datetime as dt
 import logging
 from typing import Any
 
+from psycopg import sql
+
 from govhub import db, publish, transform
 from govhub.extract.registry import load_registry
 from govhub.ops import ensure_ops
@@ -24,14 +26,30 @@ def raw_asset_uri(feed: str) -> str:
 PUBLISHED_ASSET_URI = f"postgres://{ASSET_HOST}/warehouse/published/all"
 
 
-def extract(feed: str, interval: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+def extract(feed: str, interval: tuple[str, str] | None = None, objects: list[str] | None = None
+            ) -> list[dict[str, Any]]:
     from govhub.extract.run import extract_feed
 
-    results = extract_feed(feed, interval=interval)
+    results = extract_feed(feed, interval=interval, objects=objects)
     for r in results:
         log.info("%s.%s: received %d = loaded %d + quarantined %d; new versions %d", r.feed, r.object, r.received,
                  r.loaded, r.quarantined, r.inserted)
     return [r.as_dict() for r in results]
+
+
+def extract_task(feed: str, objects: list[str] | None = None) -> list[dict[str, Any]]:
+    """The Airflow task of an extract: a failure that cannot change on retry fails the task at once
+    (AirflowFailException, no retries); a transient one is raised as is, for Airflow's retries."""
+    from govhub.extract.loader import FeedError
+
+    try:
+        return extract(feed, objects=objects)
+    except FeedError as exc:
+        if exc.retryable:
+            raise
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(f"{exc} (not retried: the same input gives the same error)") from exc
 
 
 def stale_feeds(now: dt.datetime | None = None) -> list[str]:
@@ -64,19 +82,143 @@ def gate_feeds(run_id: str) -> dict[str, Any]:
             "held": {name: v.held for name, v in report.verdicts.items() if v.held}}
 
 
-def build(full_refresh: bool = False) -> dict[str, Any]:
-    from govhub import linkage
+def ensure_raw_tables() -> None:
+    """Every registry object has its raw table (empty until its first batch), so a feed that has never loaded —
+    a department whose extract is failing — leaves the build with nothing to read instead of a missing relation."""
+    from govhub.extract.files_connector import changes_table
+    from govhub.extract.loader import ensure_raw_table
 
     with db.connect() as conn:
         ensure_ops(conn)
+        for feed in load_registry().values():
+            for obj in feed.objects.values():
+                ensure_raw_table(conn, feed, obj)
+                if feed.options.get("format") == "civil_snapshots":
+                    conn.execute(sql.SQL(
+                        """create table if not exists {} (record_key text not null, change text not null
+                               check (change in ('started', 'changed', 'ended')), drop_date date not null,
+                               row_hash text not null, _batch_id text, primary key (record_key, drop_date))"""
+                    ).format(changes_table(feed, obj)))
+
+
+class BuildFailed(RuntimeError):
+    """The build failed and holding the new batches of the feeds it read did not help: the hub's own fault."""
+
+
+def _build_once(full_refresh: bool) -> dict[str, Any]:
+    from govhub import linkage
+
     upstream = transform.build(full_refresh=full_refresh, select="+int_person_records__unioned")
-    links = linkage.link_probabilistically()
+    try:
+        links = linkage.link_probabilistically()
+    except Exception as exc:  # a Python step that still trips on a department's value: hold and retry like dbt
+        raise transform.TransformError(f"linkage failed: {type(exc).__name__}: {exc}", [transform.NodeResult(
+            "model.govhub.int_person_records__unioned", "error", 0.0, f"linkage: {exc}")]) from exc
     nodes = transform.build(full_refresh=full_refresh, exclude="+int_person_records__unioned")
-    return {"nodes": len(upstream) + len(nodes), "probabilistic_links": links}
+    return {"nodes": len(upstream) + len(nodes), "probabilistic_links": links,
+            "warnings": [n for n in upstream + nodes if n.status == "warn"]}
+
+
+def _feed_objects_of(sources: set[str]) -> set[tuple[str, str]]:
+    """(feed, object) of dbt sources named after raw tables (``<feed>__<object>`` or ``…__changes``)."""
+    registry = load_registry()
+    by_table = {feed.raw_table(obj): (feed.name, obj.name) for feed in registry.values() for obj in feed.objects.values()}
+    out = set()
+    for source in sources:
+        table = source.rsplit(".", 1)[-1].removesuffix("__changes")
+        if table in by_table:
+            out.add(by_table[table])
+    return out
+
+
+def _new_batches(feed_objects: set[tuple[str, str]]) -> dict[str, list[str]]:
+    """Per feed, the new batches (since the last publication, not held) of these objects."""
+    from govhub.quality.feed_gate import NEW_BATCHES
+
+    with db.connect() as conn:
+        rows = conn.execute(f"select batch_id, feed, object from ops.batch where batch_id in ({NEW_BATCHES})").fetchall()
+    out: dict[str, list[str]] = {}
+    for batch_id, feed, obj in rows:
+        if (feed, obj) in feed_objects:
+            out.setdefault(feed, []).append(batch_id)
+    return out
+
+
+def _hold(run_id: str, batches: list[str], reason: str) -> None:
+    with db.connect() as conn:
+        conn.execute("""insert into ops.batch_hold (batch_id, feed, object, run_id, reason)
+                        select batch_id, feed, object, %s, %s from ops.batch where batch_id = any(%s)
+                        on conflict (batch_id) do nothing""", (run_id, reason, batches))
+
+
+def _unhold(run_id: str, batches: list[str]) -> None:
+    with db.connect() as conn:
+        conn.execute("delete from ops.batch_hold where run_id = %s and batch_id = any(%s)", (run_id, batches))
+
+
+def build(full_refresh: bool = False, run_id: str = "manual") -> dict[str, Any]:
+    """dbt build with linkage in between. If it fails on data, find the feed whose new batches trip it: hold
+    one suspect feed's new batches at a time (the feeds the failing nodes read), rebuild, keep the hold that
+    makes the build pass and undo the others — so one department's bad record never stops the county. A
+    failure that no hold cures is the hub's own and fails the run."""
+    ensure_raw_tables()
+    tried: set[str] = set()
+    held: list[str] = []  # feeds held by this build, in order
+    last: tuple[str, list[str]] | None = None  # (failure signature, batches) of the hold tried last
+    while True:
+        try:
+            result = _build_once(full_refresh)
+            break
+        except transform.TransformError as exc:
+            failing = exc.failed
+            if not failing:
+                raise
+            signature = "|".join(sorted(f"{n.node}:{n.message}" for n in failing))
+            if last is not None and last[0] == signature:  # the last hold did not change the failure: undo it
+                _unhold(run_id, last[1])
+                held.pop()
+            parents = transform.manifest().get("parent_map", {})
+            sources = set().union(*(transform.upstream_sources(n.node, parents) for n in failing))
+            suspects = {f: b for f, b in _new_batches(_feed_objects_of(sources)).items() if f not in tried}
+            if not suspects:
+                raise BuildFailed(f"{exc} — holding the new batches of the feeds it reads did not cure it, so this "
+                                  f"is the hub's own failure (still held: {held or 'none'}); see the dbt log") from exc
+            feed = sorted(suspects)[0]
+            nodes = ", ".join(n.node.split(".")[-1] for n in failing)
+            message = "; ".join(f"{n.node.split('.')[-1]}: {(n.message or n.status)[:300]}" for n in failing)
+            reason = (f"[blocking] feed {feed}: the warehouse build failed on this feed's new data ({message}). "
+                      f"Fix: find the offending record with {feed}'s data officer and correct it at the source, "
+                      f"or `hub release {feed}` once the hub handles it")
+            log.warning("build failed in %s; holding the %d new batch(es) of %s and rebuilding", nodes,
+                        len(suspects[feed]), feed)
+            _hold(run_id, suspects[feed], reason)
+            tried.add(feed)
+            held.append(feed)
+            last = (signature, suspects[feed])
+    _record_build_warnings(run_id, result.pop("warnings"))
+    result["held_by_build"] = held
+    return result
+
+
+def _record_build_warnings(run_id: str, warned: list) -> None:
+    """dbt tests that a department's data tripped (severity warn), recorded per feed for the scorecard."""
+    if not warned:
+        return
+    parents = transform.manifest().get("parent_map", {})
+    with db.connect() as conn:
+        for node in warned:
+            feeds = sorted({f for f, _ in _feed_objects_of(transform.upstream_sources(node.node, parents))})
+            for feed in feeds or [None]:
+                conn.execute(
+                    """insert into ops.validation_result (run_id, suite, table_name, expectation, column_name,
+                           blocking, success, observed, feed, object)
+                       values (%s, 'dbt', %s, %s, null, false, false, %s, %s, null)""",
+                    (run_id, node.node.split(".")[2] if node.node.count(".") >= 2 else node.node,
+                     node.node.split(".")[-1], (node.message or "warn")[:2000], feed))
 
 
 def gate_and_publish(run_id: str) -> int:
-    from govhub.quality import feed_gate
+    from govhub.quality import surprises
 
     # The scorecard is rebuilt whatever the gate says (a blocked run is exactly when officers need it), in
     # `finally` and guarded, so that neither a scorecard error hides the gate's verdict nor the reverse.
@@ -96,7 +238,7 @@ def gate_and_publish(run_id: str) -> int:
                      and not exists (select from ops.held_batch as h where h.batch_id = b.batch_id)
                    union
                    select batch_id from ops.batch_hold, last where released_at > last.at""")]
-        return publish.publish(run_id, sorted(batches), message=feed_gate.held_message())
+        return publish.publish(run_id, sorted(batches), message=surprises.publication_message())
     finally:
         refresh_scorecard()
 

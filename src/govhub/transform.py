@@ -20,7 +20,12 @@ DBT_DIR = REPO_ROOT / "dbt_project"
 
 
 class TransformError(RuntimeError):
-    pass
+    """dbt failed; ``failed`` holds the nodes that errored or failed (empty when dbt itself could not run)."""
+
+    def __init__(self, message: str, failed: list[NodeResult] | None = None, nodes: list[NodeResult] | None = None):
+        super().__init__(message)
+        self.failed = failed or []
+        self.nodes = nodes or []
 
 
 @dataclass
@@ -56,8 +61,27 @@ def run_dbt(args: list[str]) -> list[NodeResult]:
              len(failed))
     if failed or not result.success:
         detail = "; ".join(f"{n.node}: {n.status} ({(n.message or '')[:300]})" for n in failed) or str(result.exception)
-        raise TransformError(f"dbt {' '.join(args)} failed: {detail}")
+        raise TransformError(f"dbt {' '.join(args)} failed: {detail}", failed, nodes)
     return nodes
+
+
+def manifest() -> dict:
+    """dbt's manifest of the last parse/build (target/manifest.json)."""
+    import json
+
+    return json.loads((DBT_DIR / "target" / "manifest.json").read_text(encoding="utf-8"))
+
+
+def upstream_sources(node_id: str, parents: dict[str, list[str]]) -> set[str]:
+    """Every source (``source.<project>.<source>.<table>``) that ``node_id`` reads, directly or through models."""
+    seen: set[str] = set()
+    stack = [node_id]
+    while stack:
+        for parent in parents.get(stack.pop(), []):
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return {n for n in seen if n.startswith("source.")}
 
 
 def build(full_refresh: bool = False, select: str | None = None, exclude: str | None = None) -> list[NodeResult]:

@@ -24,10 +24,12 @@ import httpx
 import psycopg
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
+from govhub.extract.drift import Drift, record_drift_autocommit
 from govhub.extract.loader import (
     BatchResult,
     FeedError,
     SchemaDriftError,
+    SourceUnavailable,
     load_batch,
     lock_feed_object,
     read_watermark,
@@ -110,7 +112,8 @@ class ApiClient:
     # -- one HTTP call, repeated while it is worth repeating
     def _attempt(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         if self.stats["requests"] >= self.budget:
-            raise self._error(f"request budget of {self.budget} calls exhausted ({self.stats})",
+            raise SourceUnavailable(self.feed.name, self.obj.name, None,
+                                    f"request budget of {self.budget} calls exhausted ({self.stats})",
                               "raise request_budget for this feed (or a larger page_size), or check why the API "
                               "throttles/fails so often; nothing was loaded, the next run starts from the same "
                               "watermark")
@@ -154,9 +157,10 @@ class ApiClient:
         try:
             return retrying(self._attempt, method, path, **kwargs)
         except _Retryable as exc:
-            raise self._error(f"API {self.http.base_url}{path} still failing after retries ({exc.detail})",
-                              f"check the API of {self.feed.department} (connection {self.feed.connection}) "
-                              "and run the feed again") from exc
+            raise SourceUnavailable(self.feed.name, self.obj.name, None,
+                                    f"API {self.http.base_url}{path} still failing after retries ({exc.detail})",
+                                    f"check the API of {self.feed.department} (connection {self.feed.connection}) "
+                                    "and run the feed again") from exc
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -212,18 +216,24 @@ def parse_timestamp(value: Any, naive_tz: dt.tzinfo) -> dt.datetime | None:
     return t.replace(tzinfo=naive_tz) if t.tzinfo is None else t
 
 
-def check_item_keys(feed: Feed, obj: FeedObject, item: dict[str, Any]) -> None:
-    """A missing expected field or an unexpected new one fails the feed, naming the field."""
+def check_item_keys(feed: Feed, obj: FeedObject, item: dict[str, Any]) -> list[Drift]:
+    """A missing expected field fails the object (not retryable), naming the field; an unexpected new one is a
+    drift warning (not loaded until registered) and is returned."""
     keys = set(item)
     for column in obj.columns:
         if column not in keys:
-            raise SchemaDriftError(feed.name, obj.name, column, "expected field is missing from the API items",
+            exc = SchemaDriftError(feed.name, obj.name, column, "expected field is missing from the API items",
                                    f"ask {feed.department} whether it was renamed or dropped, or update sources.yml "
                                    f"(present: {sorted(keys)})")
+            exc.drifts = [Drift(feed.name, obj.name, column, "key_missing" if column in obj.primary_key else "missing",
+                                "blocking", obj.columns[column], None, str(exc))]
+            raise exc
     unexpected = sorted(keys - set(obj.columns))
     if unexpected:
-        raise SchemaDriftError(feed.name, obj.name, unexpected[0], f"new unexpected field(s) {unexpected}",
-                               "add them to sources.yml (and staging) once their meaning is agreed with the department")
+        return [Drift(feed.name, obj.name, None, "unexpected", "warning", None, ", ".join(unexpected),
+                      f"new field(s) {unexpected} in the API items: not loaded. Fix: register them in sources.yml "
+                      "(and staging) once their meaning is agreed with the department")]
+    return []
 
 
 def extract_http_object(feed: Feed, obj: FeedObject, batch_id: str, warehouse_conninfo: str,
@@ -265,8 +275,9 @@ def extract_http_object(feed: Feed, obj: FeedObject, batch_id: str, warehouse_co
             chunk = body["items"]
             if not chunk:
                 return
-            if isinstance(chunk[0], dict):
-                check_item_keys(feed, obj, chunk[0])
+            if isinstance(chunk[0], dict) and not drifts_seen:
+                drifts_seen.extend(check_item_keys(feed, obj, chunk[0]) or [])
+                drifts_seen.append(None)  # checked once per run (the marker is dropped before recording)
             for item in chunk:
                 if not isinstance(item, dict):
                     raise SchemaDriftError(feed.name, obj.name, None, f"item is not an object: {str(item)[:200]}",
@@ -284,6 +295,7 @@ def extract_http_object(feed: Feed, obj: FeedObject, batch_id: str, warehouse_co
                 return
             page += 1
 
+    drifts_seen: list[Drift | None] = []
     started = time.monotonic()
     try:
         with psycopg.connect(warehouse_conninfo) as conn, conn.transaction():
@@ -301,10 +313,14 @@ def extract_http_object(feed: Feed, obj: FeedObject, batch_id: str, warehouse_co
                 since = (dt.datetime.fromisoformat(mark) - overlap).isoformat() if mark else None
             result = load_batch(conn, feed, obj, items(since, upper), batch_id=batch_id, validate=validate,
                                 window=(since, interval[1] if interval else None), watermark_of=watermark_of)
+    except FeedError as exc:
+        record_drift_autocommit(warehouse_conninfo, exc.drifts)
+        raise
     finally:
         client.close()
         if stats is not None:
             stats.update(client.stats)
+    record_drift_autocommit(warehouse_conninfo, [d for d in drifts_seen if d is not None])
     result.message = "http " + ", ".join(f"{k}={v}" for k, v in client.stats.items())
     log.info("%s.%s: %s in %.1fs", feed.name, obj.name, result.message, time.monotonic() - started)
     return result

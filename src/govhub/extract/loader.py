@@ -27,16 +27,33 @@ Validator = Callable[[dict[str, Any]], list[str]]
 
 
 class FeedError(RuntimeError):
-    """A feed failed; the message names feed, object, column and what to do about it."""
+    """A feed failed; the message names feed, object, column and what to do about it.
 
-    def __init__(self, feed: str, obj: str, column: str | None, problem: str, fix: str):
+    ``retryable`` says whether another attempt can change the outcome: drift, a refused delivery, credentials
+    refused after a token refresh or a contract violation cannot (Airflow fails the task at once); an
+    unreachable source, a timeout, 5xx or 429 can (Airflow retries).
+    """
+
+    retryable = False
+
+    def __init__(self, feed: str, obj: str, column: str | None, problem: str, fix: str, *,
+                 retryable: bool | None = None):
         self.feed, self.object, self.column, self.problem, self.fix = feed, obj, column, problem, fix
+        if retryable is not None:
+            self.retryable = retryable
+        self.drifts: list = []
         where = f"feed {feed}, object {obj}" + (f", column {column}" if column else "")
         super().__init__(f"{where}: {problem}. Fix: {fix}")
 
 
 class SchemaDriftError(FeedError):
     pass
+
+
+class SourceUnavailable(FeedError):
+    """The department's system could not be reached (connection refused, timeout, 5xx, 429): worth a retry."""
+
+    retryable = True
 
 
 @dataclass

@@ -11,11 +11,13 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 from govhub import db
 from govhub.extract import sql_connector
 from govhub.extract.connections import files_directory, sql_conninfo
+from govhub.extract.drift import record_drift_autocommit
 from govhub.extract.files_connector import extract_civil_drops, extract_petition_files
 from govhub.extract.http_connector import extract_http_object, http_endpoint
 from govhub.extract.loader import (
     BatchResult,
     FeedError,
+    SourceUnavailable,
     load_batch,
     lock_feed_object,
     new_batch_id,
@@ -29,12 +31,23 @@ from govhub.settings import WAREHOUSE_DB
 log = logging.getLogger(__name__)
 
 
-class SourceUnavailable(FeedError):
-    pass
+class ObjectsFailed(FeedError):
+    """Some objects of a feed failed while the others loaded; ``results`` holds what did load."""
+
+    def __init__(self, feed: str, failures: list[FeedError | Exception], results: list[BatchResult]):
+        self.failures, self.results = failures, results
+        retryable = all(getattr(f, "retryable", True) for f in failures)
+        objects = ", ".join(getattr(f, "object", "?") for f in failures)
+        super().__init__(feed, objects, None, "; ".join(str(f) for f in failures),
+                         f"the other objects loaded ({len(results)} batch(es)); fix the above and run again",
+                         retryable=retryable)
 
 
 def extract_feed(name: str, interval: tuple[str, str] | None = None, objects: list[str] | None = None) -> list[BatchResult]:
-    """Extract every object of feed ``name``; ``interval`` = (from, to] re-reads just that interval (backfill)."""
+    """Extract every object of feed ``name``; ``interval`` = (from, to] re-reads just that interval (backfill).
+
+    Objects are independent: one object's failure (drift, an unreachable table) is recorded and the feed's other
+    objects still load; the failures are raised together at the end (a single failure is raised as itself)."""
     spec = feed(name)
     warehouse = db.server().conninfo(WAREHOUSE_DB)
     with psycopg.connect(warehouse) as conn:
@@ -48,7 +61,8 @@ def extract_feed(name: str, interval: tuple[str, str] | None = None, objects: li
         # a drop spans several objects (and is loaded once, whole): the connector walks the drops itself
         return _extract_files(spec, warehouse)
     runner = {"sql": _extract_sql_object, "http": _extract_http_object}[spec.kind]
-    results = []
+    results: list[BatchResult] = []
+    failures: list[Exception] = []
     for obj_name, obj in spec.objects.items():
         if objects and obj_name not in objects:
             continue
@@ -57,14 +71,21 @@ def extract_feed(name: str, interval: tuple[str, str] | None = None, objects: li
             results.append(runner(spec, obj, batch_id, warehouse, interval))
         except Exception as exc:
             record_failure(warehouse, name, obj_name, batch_id, str(exc))
-            raise
+            log.error("%s", exc)
+            failures.append(exc)
+    if len(failures) == 1 and not results:
+        raise failures[0]
+    if failures:
+        raise ObjectsFailed(name, failures, results)
     return results
 
 
 @retry(retry=retry_if_exception_type(psycopg.OperationalError), stop=stop_after_attempt(3),
        wait=wait_exponential(multiplier=1, max=10), reraise=True)
 def _connect_source(spec: Feed) -> psycopg.Connection:
-    return psycopg.connect(sql_conninfo(spec), connect_timeout=10)
+    conn = psycopg.connect(sql_conninfo(spec), connect_timeout=10)
+    sql_connector.make_tolerant(conn)
+    return conn
 
 
 def _extract_sql_object(spec: Feed, obj, batch_id: str, warehouse: str, interval) -> BatchResult:
@@ -74,14 +95,21 @@ def _extract_sql_object(spec: Feed, obj, batch_id: str, warehouse: str, interval
         raise SourceUnavailable(spec.name, obj.name, None, f"source database unreachable after 3 attempts ({exc})",
                                 f"check connection {spec.connection} / ask {spec.department}") from exc
     with source, psycopg.connect(warehouse) as conn:
+        try:
+            shape, drifts = sql_connector.check_schema(source, spec, obj)
+        except FeedError as exc:
+            record_drift_autocommit(warehouse, exc.drifts)
+            raise
+        record_drift_autocommit(warehouse, drifts)
+        for d in drifts:
+            log.warning("%s.%s: drift warning: %s", spec.name, obj.name, d.detail)
         with conn.transaction():
             lock_feed_object(conn, spec.name, obj.name)
-            sql_connector.check_schema(source, spec, obj)
             if interval:
                 lower, upper = interval
             else:
                 lower, upper = sql_connector.incremental_bounds(obj, read_watermark(conn, spec.name, obj.name)), None
-            rows = sql_connector.read_rows(source, spec, obj, lower, upper)
+            rows = sql_connector.read_rows(source, spec, obj, lower, upper, shape)
             column = obj.incremental.get("column")
             return load_batch(
                 conn, spec, obj, rows, batch_id=batch_id, validate=sql_connector.validator(obj), window=(lower, upper),

@@ -1,47 +1,143 @@
-"""``kind: sql`` feeds: incremental by the update column, server-side cursor, COPY into raw."""
+"""``kind: sql`` feeds: incremental by the update column, server-side cursor, COPY into raw.
+
+The contract names each table's columns, not their SQL types: a department's ``bigint`` key, ``varchar`` text or
+``timestamp without time zone`` is read without loss and reported as a drift *warning* (govhub.extract.drift);
+only a missing column, a vanished key or a lossy type holds the object.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import sql
+from psycopg.types.datetime import DateLoader, TimestampLoader, TimestamptzLoader
 
+from govhub.extract.drift import SOURCE_TYPE_FAMILY, Drift, is_lossless
 from govhub.extract.loader import SchemaDriftError, Validator
 from govhub.extract.registry import Feed, FeedObject
 
-# information_schema data_type -> registry type family
-TYPE_FAMILY = {
-    "text": "text", "character varying": "text", "character": "text", "bpchar": "text",
-    "smallint": "integer", "integer": "integer", "bigint": "integer",
-    "numeric": "float", "real": "float", "double precision": "float",
-    "boolean": "boolean", "date": "date", "timestamp with time zone": "timestamptz", "jsonb": "jsonb",
-}
+# The contract: the time zone of every naive timestamp is Asia/Shanghai.
+NAIVE_TZ = ZoneInfo("Asia/Shanghai")
+# kept for callers that only need the family of an information_schema type
+TYPE_FAMILY = SOURCE_TYPE_FAMILY
 
 
-def check_schema(conn: psycopg.Connection, feed: Feed, obj: FeedObject) -> None:
-    """Missing, renamed, retyped or unexpected columns fail the feed, naming the column."""
+@dataclass(frozen=True)
+class SourceShape:
+    """How the department actually spells and types a registry object (names may differ in case only)."""
+
+    table: str
+    names: dict[str, str]   # registry column -> source column name
+    types: dict[str, str]   # registry column -> information_schema data_type
+
+
+def source_columns(conn: psycopg.Connection, obj: FeedObject) -> tuple[str | None, dict[str, str]]:
+    """(source table name, column name -> data_type); the table name matches case-insensitively (a
+    department on Oracle upper-cases, one on MySQL may not)."""
     rows = conn.execute(
-        """select column_name, data_type from information_schema.columns
-           where table_schema = current_schema() and table_name = %s order by ordinal_position""", (obj.name,)).fetchall()
+        """select table_name, column_name, data_type from information_schema.columns
+           where table_schema = current_schema() and lower(table_name) = lower(%s)
+           order by (table_name = %s) desc, table_name, ordinal_position""", (obj.name, obj.name)).fetchall()
     if not rows:
-        raise SchemaDriftError(feed.name, obj.name, None, f"table {obj.name} not found in the source",
+        return None, {}
+    table = rows[0][0]
+    return table, {name: dtype for t, name, dtype in rows if t == table}
+
+
+def check_schema(conn: psycopg.Connection, feed: Feed, obj: FeedObject) -> tuple[SourceShape, list[Drift]]:
+    """Compare the source table with the registry: returns (the source's shape, drifts).
+
+    Warnings (lossless retypes, unexpected new columns) are returned; a missing table, a missing column, a
+    vanished key column or a lossy type raises SchemaDriftError (not retryable) naming the column, with every
+    drift found attached as ``exc.drifts``.
+    """
+    table, actual = source_columns(conn, obj)
+    if table is None or not actual:
+        exc = SchemaDriftError(feed.name, obj.name, None, f"table {obj.name} not found in the source",
                                f"ask {feed.department} whether it was renamed, or update sources.yml")
-    actual = {name: TYPE_FAMILY.get(dtype, dtype) for name, dtype in rows}
+        exc.drifts = [Drift(feed.name, obj.name, None, "table_missing", "blocking", obj.name, None, str(exc))]
+        raise exc
+    by_lower = {name.lower(): name for name in actual}
+    drifts: list[Drift] = []
+    types: dict[str, str] = {}
+    names: dict[str, str] = {}
     for column, family in obj.columns.items():
-        if column not in actual:
-            raise SchemaDriftError(feed.name, obj.name, column, "expected column is missing (dropped or renamed)",
-                                   f"restore {column} in the source or update sources.yml (present: {sorted(actual)})")
-        if actual[column] != family:
-            raise SchemaDriftError(feed.name, obj.name, column,
-                                   f"column type changed: expected {family}, source has {actual[column]}",
-                                   "restore the type in the source or update sources.yml")
-    unexpected = sorted(set(actual) - set(obj.columns))
+        name = column if column in actual else by_lower.get(column.lower())
+        if name is None:
+            key = column in obj.primary_key
+            drifts.append(Drift(
+                feed.name, obj.name, column, "key_missing" if key else "missing", "blocking", family, None,
+                f"expected {'key ' if key else ''}column is missing (dropped or renamed); present: {sorted(actual)}. "
+                f"Fix: ask {feed.department} to restore {column}, or update sources.yml"))
+            continue
+        dtype = actual[name]
+        types[column], names[column] = dtype, name
+        source_family = SOURCE_TYPE_FAMILY.get(dtype, dtype)
+        if source_family == family:
+            continue
+        if is_lossless(family, source_family):
+            drifts.append(Drift(feed.name, obj.name, column, "retyped", "warning", family, dtype,
+                                f"source type {dtype} read without loss as {family} (raw keeps text"
+                                + ("; naive times read as Asia/Shanghai" if dtype == "timestamp without time zone"
+                                   else "") + ")"))
+        else:
+            drifts.append(Drift(feed.name, obj.name, column, "retyped_lossy", "blocking", family, dtype,
+                                f"source type {dtype} cannot carry a {family} without loss. Fix: ask "
+                                f"{feed.department} to restore the type, or change the registry after agreeing "
+                                "the column's meaning"))
+    unexpected = sorted(c for c in actual if c not in names.values())
     if unexpected:
-        raise SchemaDriftError(feed.name, obj.name, unexpected[0], f"new unexpected column(s) {unexpected}",
-                               "add them to sources.yml (and staging) once their meaning is agreed with the department")
+        drifts.append(Drift(feed.name, obj.name, None, "unexpected", "warning", None, ", ".join(unexpected),
+                            f"new column(s) {unexpected} not in the registry: not loaded. Fix: register them in "
+                            "sources.yml (and staging) once their meaning is agreed with the department"))
+    blocking = [d for d in drifts if d.blocking]
+    if blocking:
+        first = blocking[0]
+        exc = SchemaDriftError(feed.name, obj.name, first.column, first.detail.split(". Fix: ")[0],
+                               first.detail.split(". Fix: ")[-1] if ". Fix: " in first.detail else "update sources.yml")
+        exc.drifts = drifts
+        raise exc
+    return SourceShape(table, names, types), drifts
+
+
+def _tolerant(loader: type) -> type:
+    """A loader that hands over the source's own text when Python cannot hold the value (year 0 or BC,
+    year > 9999, 'infinity'): raw keeps it as received and staging turns it into null plus a flag."""
+
+    class Tolerant(loader):  # type: ignore[misc, valid-type]
+        def load(self, data: Any) -> Any:
+            try:
+                return super().load(data)
+            except (psycopg.DataError, ValueError, OverflowError):
+                return bytes(data).decode("utf-8", "replace")
+
+    Tolerant.__name__ = f"Tolerant{loader.__name__}"
+    return Tolerant
+
+
+TOLERANT_LOADERS = {"date": _tolerant(DateLoader), "timestamp": _tolerant(TimestampLoader),
+                    "timestamptz": _tolerant(TimestamptzLoader)}
+
+
+def make_tolerant(conn: psycopg.Connection) -> None:
+    """Register the tolerant date/time loaders on a source connection (text protocol)."""
+    for name, loader in TOLERANT_LOADERS.items():
+        conn.adapters.register_loader(name, loader)
+
+
+def _naive_bound(value: str, source_type: str | None) -> Any:
+    """A bound for a ``timestamp without time zone`` column is compared in Asia/Shanghai wall time."""
+    if source_type != "timestamp without time zone":
+        return value
+    t = dt.datetime.fromisoformat(value)
+    if t.tzinfo is not None:
+        t = t.astimezone(NAIVE_TZ).replace(tzinfo=None)
+    return t
 
 
 def incremental_bounds(obj: FeedObject, watermark: str | None) -> str | None:
@@ -59,6 +155,11 @@ def watermark_value(obj: FeedObject, value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=NAIVE_TZ)
+        fmt = obj.incremental.get("format")
+        if fmt:  # a text-format update column that the department typed as a timestamp
+            return value.astimezone(NAIVE_TZ).strftime(fmt)
         return value.astimezone(dt.UTC).isoformat()
     return str(value)
 
@@ -72,6 +173,8 @@ def validator(obj: FeedObject) -> Validator:
         value = record.get(column)
         if value is None:
             return [f"update column {column} is empty"]
+        if isinstance(value, dt.datetime | dt.date):
+            return []
         if fmt:
             try:
                 dt.datetime.strptime(str(value), fmt)
@@ -83,22 +186,31 @@ def validator(obj: FeedObject) -> Validator:
 
 
 def read_rows(conn: psycopg.Connection, feed: Feed, obj: FeedObject, lower: str | None,
-              upper: str | None) -> Iterator[dict[str, Any]]:
-    column = obj.incremental.get("column")
-    where, params = [], []
-    if column and lower is not None:
-        where.append(sql.SQL("{} > %s").format(sql.Identifier(column)))
-        params.append(lower)
-    if column and upper is not None:
-        where.append(sql.SQL("{} <= %s").format(sql.Identifier(column)))
-        params.append(upper)
-    query = sql.SQL("select {} from {}{}{}").format(
-        sql.SQL(", ").join(map(sql.Identifier, obj.columns)), sql.Identifier(obj.name),
-        sql.SQL(" where ") + sql.SQL(" and ").join(where) if where else sql.SQL(""),
-        sql.SQL(" order by {}").format(sql.Identifier(column)) if column else sql.SQL(""))
+              upper: str | None, shape: SourceShape | None = None) -> Iterator[dict[str, Any]]:
     names = list(obj.columns)
+    shape = shape or SourceShape(obj.name, {c: c for c in names}, {})
+    column = obj.incremental.get("column")
+    column_ident = sql.Identifier(shape.names.get(column, column)) if column else None
+    column_type = shape.types.get(column) if column else None
+    where, params = [], []
+    if column_ident is not None and lower is not None:
+        where.append(sql.SQL("{} > %s").format(column_ident))
+        params.append(_naive_bound(lower, column_type))
+    if column_ident is not None and upper is not None:
+        where.append(sql.SQL("{} <= %s").format(column_ident))
+        params.append(_naive_bound(upper, column_type))
+    query = sql.SQL("select {} from {}{}{}").format(
+        sql.SQL(", ").join(sql.Identifier(shape.names.get(c, c)) for c in names), sql.Identifier(shape.table),
+        sql.SQL(" where ") + sql.SQL(" and ").join(where) if where else sql.SQL(""),
+        sql.SQL(" order by {}").format(column_ident) if column_ident is not None else sql.SQL(""))
+    naive = [c for c, t in shape.types.items() if t == "timestamp without time zone"]
     with conn.cursor(name=f"extract_{obj.raw_table}") as cur:  # server-side: constant memory
         cur.itersize = 5000
         cur.execute(query, params)
         for row in cur:
-            yield dict(zip(names, row, strict=True))
+            record = dict(zip(names, row, strict=True))
+            for c in naive:  # the contract: naive timestamps are Asia/Shanghai
+                v = record.get(c)
+                if isinstance(v, dt.datetime) and v.tzinfo is None:
+                    record[c] = v.replace(tzinfo=NAIVE_TZ)
+            yield record

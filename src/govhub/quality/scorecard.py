@@ -336,6 +336,22 @@ def _held(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def _surprises(conn: psycopg.Connection) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """What each department sent that the hub worked around (govhub.quality.surprises), masked for display."""
+    from govhub.quality.surprises import collect
+
+    out = collect(conn)
+    for kinds in out.values():
+        for rows in kinds.values():
+            for r in rows:
+                for key, value in list(r.items()):
+                    if isinstance(value, dt.datetime):
+                        r[key] = value.astimezone(LOCAL_TZ).isoformat(timespec="seconds")
+                    elif isinstance(value, str) and key in ("message", "reason", "detail", "observed", "raw_value"):
+                        r[key] = mask_text(value)
+    return out
+
+
 def _gate_summary(conn: psycopg.Connection) -> dict[str, Any]:
     gate = _rows(conn, """
         select run_id, max(validated_at) as validated_at, count(*) as expectations,
@@ -366,6 +382,7 @@ def compute(now: dt.datetime | None = None) -> dict[str, Any]:
         trend = _trend(conn)
         summary = _gate_summary(conn)
         held = _held(conn)
+        surprising = _surprises(conn)
         departments = []
         for name, feed in registry.items():
             b = batches.get(name, {})
@@ -384,6 +401,7 @@ def compute(now: dt.datetime | None = None) -> dict[str, Any]:
                 "consistency": consistency.get(name),
                 "quarantine_reasons": reasons.get(name, []),
                 "held": held.get(name, []),
+                "surprises": surprising.get(name, {}),
                 "trend": trend.get(name, []),
             })
     return {"generated_at": now.astimezone(LOCAL_TZ).isoformat(timespec="seconds"), **summary,
@@ -463,6 +481,22 @@ on the last good data and waits. Send corrected data, or confirm the batch and a
 {% for h in p.held %}<tr><td>{{ h.object }}</td><td>{{ h.batches }}</td><td>{{ h.held_since }}</td>
 <td><div class="example">{{ h.reason }}</div></td></tr>{% endfor %}</table>
 {% else %}<p class="ok">Nothing held.</p>{% endif %}
+<h3>What the hub worked around</h3>
+{% set s = p.surprises %}
+{% if s.failing %}<p class="bad">Not loaded — the last extract of these objects failed (the last good data stays
+published; the next successful extract takes them in):</p><table><tr><th>object</th><th>since</th><th>why, and the fix</th></tr>
+{% for f in s.failing %}<tr><td>{{ f.object }}</td><td>{{ f.since }}</td><td><div class="example">{{ f.message }}</div></td></tr>{% endfor %}</table>{% endif %}
+{% if s.rejected %}<p class="bad">Deliveries refused whole (deliver again with a corrected manifest under the same name):</p>
+<table><tr><th>delivery</th><th>refused at</th><th>why</th></tr>
+{% for r in s.rejected %}<tr><td>{{ r.drop_name }}</td><td>{{ r.rejected_at }}</td><td>{{ r.reason }}</td></tr>{% endfor %}</table>{% endif %}
+{% if s.drift %}<table><tr><th>schema drift</th><th>object.column</th><th>registry</th><th>source</th><th>what the hub does</th></tr>
+{% for x in s.drift %}<tr><td class="{{ 'bad' if x.severity == 'blocking' else 'na' }}">{{ x.severity }} ({{ x.kind }})</td>
+<td>{{ x.object }}.{{ x.column_name }}</td><td>{{ x.expected }}</td><td>{{ x.actual }}</td><td>{{ x.detail }}</td></tr>{% endfor %}</table>{% endif %}
+{% if s.unknown_codes %}<table><tr><th>code outside the contract's list (read as <code>unknown</code>)</th><th>object.column</th><th>records</th></tr>
+{% for u in s.unknown_codes %}<tr><td><code>{{ u.raw_value }}</code></td><td>{{ u.object }}.{{ u.column_name }}</td><td>{{ u.records }}</td></tr>{% endfor %}</table>{% endif %}
+{% if s.build_warnings %}<table><tr><th>warehouse test tripped by this feed's data (warning)</th><th>observed</th></tr>
+{% for w in s.build_warnings %}<tr><td>{{ w.test }}</td><td>{{ w.observed }}</td></tr>{% endfor %}</table>{% endif %}
+{% if not (s.failing or s.rejected or s.drift or s.unknown_codes or s.build_warnings) %}<p class="ok">Nothing to report.</p>{% endif %}
 <h3>Quarantine reasons</h3>
 {% if p.quarantine_reasons %}<table><tr><th>reason</th><th>records</th><th>examples (masked)</th></tr>
 {% for r in p.quarantine_reasons %}<tr><td>{{ r.reason }} <span class="na">({{ r.object }})</span></td><td>{{ r.records }}</td>
