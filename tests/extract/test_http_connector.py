@@ -12,7 +12,7 @@ import pytest
 
 from govhub import db
 from govhub.extract.http_connector import extract_http_object, http_endpoint
-from govhub.extract.loader import FeedError, SchemaDriftError, new_batch_id
+from govhub.extract.loader import FeedError, new_batch_id
 from govhub.extract.registry import Feed, FeedObject
 from govhub.ops import ensure_ops
 from govhub.settings import WAREHOUSE_DB
@@ -171,15 +171,17 @@ class _DriftStub(BaseHTTPRequestHandler):
         self._send({"items": [item], "page": 1, "pageSize": 500, "total": 1})
 
 
-def test_unexpected_new_field_is_schema_drift(county):
+def test_unexpected_new_field_is_a_drift_warning_and_the_items_load(county):
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _DriftStub)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
         stub = type("Stub", (), {"url": f"http://127.0.0.1:{httpd.server_address[1]}"})()
-        with pytest.raises(SchemaDriftError) as err:
-            run(justice_feed("jt_drift"), "resettlement", stub)
-        assert "feed jt_drift, object resettlement, column riskLevel" in str(err.value)
+        result = run(justice_feed("jt_drift"), "resettlement", stub)
+        assert result.loaded == 1 and result.received == result.loaded + result.quarantined
+        drift = db.query("""select kind, severity, actual from ops.schema_drift
+                            where feed = 'jt_drift' and object = 'resettlement'""")[1]
+        assert drift == [("unexpected", "warning", "riskLevel")]
     finally:
         httpd.shutdown()
         httpd.server_close()

@@ -150,8 +150,10 @@ def load_batch(conn: psycopg.Connection, feed: Feed, obj: FeedObject, records: I
             key_values = [as_text(record.get(k)) for k in obj.primary_key]
             if any(v is None or v.strip() == "" for v in key_values):
                 reasons.append(f"primary key {'+'.join(obj.primary_key)} is empty")
+            if any("\x00" in t for t in map(as_text, record.values()) if t):  # COPY/jsonb cannot take U+0000
+                reasons.append("a value contains a NUL character, which PostgreSQL text cannot store (shown as \\u0000)")
             if reasons:
-                original = {k: as_text(v) for k, v in record.items()}
+                original = {k: t if (t := as_text(v)) is None else t.replace("\x00", "\\u0000") for k, v in record.items()}
                 quarantine.append((batch_id, feed.name, obj.name, result.received,
                                    json.dumps(original, ensure_ascii=False), reasons))
                 continue
