@@ -49,10 +49,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from govhub.sim import runner
 
     if args.days:
+        if args.dialect is not None:  # the dialect is drawn once, with the county; advancing keeps it
+            raise SystemExit("--dialect applies when generating a county, not with --days")
         _print(runner.advance(args.days))
     else:
         rates = json.loads(args.rates) if args.rates else None
-        _print(runner.generate(args.scale, args.seed, rates, reset=args.reset))
+        _print(runner.generate(args.scale, args.seed, rates, reset=args.reset, dialect_seed=args.dialect))
     return 0
 
 
@@ -282,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--days", type=int, default=0)
     p.add_argument("--rates", help='quirk rate overrides as JSON, e.g. \'{"id_legacy15": 0.1}\'')
     p.add_argument("--reset", action="store_true", help="replace an existing county")
+    p.add_argument("--dialect", type=int, default=None, metavar="SEED",
+                   help="draw the departments' readings of the contract's open choices (types, formats, layouts) "
+                        "with this seed; without it the default reading")
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("sql", help="run SQL against the warehouse and print a table")
     p.add_argument("query")

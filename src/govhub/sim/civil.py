@@ -1,6 +1,7 @@
 """Civil affairs (民政): daily full-snapshot file drops into ``exchange_dir('civil')`` (contract section 3).
 
-Each drop day ``D`` delivers, into one flat directory::
+Each drop day ``D`` delivers, into the exchange directory (or its folder ``D/`` under a dialect with
+``civil_layout == "daily"``, govhub.sim.dialect)::
 
     低保对象_D.csv  特困人员_D.xlsx  残疾人_D.csv  留守人员_D.csv  manifest_D.json   (manifest last)
 
@@ -10,6 +11,9 @@ when the tag ends (or the person dies / moves out, learnt after a reporting lag)
 Per-person values (ID as typed, name, address, amounts, date style) are drawn from a record generator
 keyed by (register, person), so a person's row is byte-stable from one drop to the next and the hub's
 snapshot diff sees only real changes.
+
+How the department writes dates, amounts, statuses, addresses and names, which BOM and encoding it uses and
+how its manifest counts rows are the dialect's choices (govhub.sim.dialect); the default is described here.
 
 File quirks, drawn per (register, day): UTF-8 BOM bytes in front of GBK text (``csv_bom``), a ``合计``
 totals row (``csv_totals_row``; also in the XLSX), a trailing blank line, CRLF or LF line ends.
@@ -50,6 +54,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from govhub.settings import exchange_dir
 from govhub.sim import runner
+from govhub.sim.dialect import DEFAULT, Dialect
 from govhub.sim.quirks import QuirkRates, quirky_address, quirky_id, quirky_name, record_rng
 from govhub.sim.world import BASE_END, Person, World
 
@@ -73,13 +78,14 @@ ANOMALIES = ("duplicate", "late", "truncated")
 # Quirks without a QuirkRates field (quirks.py is shared; these stay local, documented constants).
 TRAILING_BLANK_RATE = 0.3
 CRLF_RATE = 0.7
-SLASH_DATE_RATE = 0.3  # 出生日期 as YYYY/M/D instead of YYYY-MM-DD
-THOUSANDS_RATE = 0.5  # amounts >= 1000 typed as "1,230.00"
+SLASH_DATE_RATE = 0.3  # 出生日期 as YYYY/M/D instead of YYYY-MM-DD (低保对象: Dialect.civil_birth_slash_rate)
+# 月保障金额 >= 1000 typed as "1,230.00": Dialect.civil_thousands_rate (0.5 by default).
 SUSPENDED_DAYS = (30, 90)  # how long an ended allowance stays listed as 停保
 DEATH_LAG_DAYS = (7, 45)  # civil affairs learn of a death / move-out this much later
 MOVE_LAG_DAYS = (15, 60)
 BOM = b"\xef\xbb\xbf"
 FILE_RE = re.compile(r"^(低保对象|特困人员|残疾人|留守人员|manifest)_\d{8}\.(csv|xlsx|json)$")
+DAY_DIR_RE = re.compile(r"^\d{8}$")  # a drop's own folder (Dialect.civil_layout == "daily")
 
 
 def file_name(obj: str, day: dt.date) -> str:
@@ -103,13 +109,19 @@ class _Entry:
     order: tuple
 
 
-def _gbk(text: str | None) -> str | None:
-    """What survives a GBK file: an unencodable character arrives as '?' (so truth ids match the bytes)."""
-    return None if text is None else text.encode("gbk", errors="replace").decode("gbk")
+def drop_dir(out: Path, day: dt.date, dialect: Dialect = DEFAULT) -> Path:
+    """Where the drop of ``day`` lands: the exchange directory itself, or its folder ``YYYYMMDD/``."""
+    return out / f"{day:%Y%m%d}" if dialect.civil_layout == "daily" else out
 
 
-def _birth_text(rng: random.Random, birth: dt.date) -> str:
-    return f"{birth.year}/{birth.month}/{birth.day}" if rng.random() < SLASH_DATE_RATE else birth.isoformat()
+def _as_sent(text: str | None, encoding: str = "gbk") -> str | None:
+    """What survives the file's encoding: an unencodable character arrives as '?' (so truth ids match the
+    bytes). GB18030 encodes every character, so nothing changes there."""
+    return None if text is None else text.encode(encoding, errors="replace").decode(encoding)
+
+
+def _birth_text(rng: random.Random, birth: dt.date, slash_rate: float = SLASH_DATE_RATE) -> str:
+    return f"{birth.year}/{birth.month}/{birth.day}" if rng.random() < slash_rate else birth.isoformat()
 
 
 def _age(p: Person) -> float:
@@ -131,7 +143,12 @@ def _record_id(id_sent: str | None, name: str, address: str) -> str:
     return id_sent if id_sent else f"~{name}|{address}"
 
 
-def _build_entries(world: World, rates: QuirkRates) -> dict[str, list[_Entry]]:
+def _build_entries(world: World, rates: QuirkRates, dialect: Dialect = DEFAULT) -> dict[str, list[_Entry]]:
+    enc = dialect.civil_encoding
+
+    def sent(text: str | None) -> str | None:  # what survives this department's file encoding
+        return _as_sent(text, enc)
+
     households: dict[str, list[Person]] = {}
     for p in world.persons:
         households.setdefault(p.household, []).append(p)
@@ -142,7 +159,7 @@ def _build_entries(world: World, rates: QuirkRates) -> dict[str, list[_Entry]]:
         if household not in head_ids:
             head = next((m for m in households[household] if m.relation == "01"), households[household][0])
             rng = record_rng(world.seed, SOURCE, "低保对象", "户主", household)
-            head_ids[household] = _gbk(quirky_id(rng, head.id18, rates))
+            head_ids[household] = sent(quirky_id(rng, head.id18, rates))
         return head_ids[household]
 
     out: dict[str, list[_Entry]] = {obj: [] for obj in OBJECTS}
@@ -159,11 +176,11 @@ def _build_entries(world: World, rates: QuirkRates) -> dict[str, list[_Entry]]:
             has_status = "状态" in HEADERS[obj]
             linger = rng.randint(*SUSPENDED_DAYS)
             gone = end + dt.timedelta(days=linger) if end is not None and has_status else end
-            pid_id = _gbk(quirky_id(rng, p.id18, rates))
-            name = _gbk(quirky_name(rng, p.name, rates))
-            address = _gbk(quirky_address(rng, p.home, rates))
+            pid_id = sent(quirky_id(rng, p.id18, rates))
+            name = sent(dialect.civil_names.apply(rng, quirky_name(rng, p.name, rates), gbk=enc == "gbk"))
+            address = sent(quirky_address(rng, p.home, rates, dialect.civil_address))
             sex = "男" if p.sex == "1" else "女"
-            birth = _birth_text(rng, p.birth)
+            birth = _birth_text(rng, p.birth, dialect.civil_birth_slash_rate if obj == "低保对象" else SLASH_DATE_RATE)
             b = p.home
             amount = None
             if obj == "低保对象":
@@ -171,16 +188,23 @@ def _build_entries(world: World, rates: QuirkRates) -> dict[str, list[_Entry]]:
                 amount = round(rng.uniform(520, 900) if urban else rng.uniform(380, 720), 0)
                 if rng.random() < 0.15:  # 重残/重病 add-on pushes some members past 1,000 yuan
                     amount += round(rng.uniform(300, 700), 0)
-                sep = rng.random() < THOUSANDS_RATE
+                sep = rng.random() < dialect.civil_thousands_rate
                 amount_text = f"{amount:,.2f}" if sep else f"{amount:.2f}"
                 if p.relation == "01":
                     pid_id = head_id(p.household)  # the head's member row repeats the household's head ID
                 cells = (head_id(p.household), pid_id, name, sex, birth, address, b.township_name,
-                         b.village_name, "城市低保" if urban else "农村低保", amount_text, start.isoformat())
+                         b.village_name, "城市低保" if urban else "农村低保", amount_text, dialect.civil_date(start))
                 order = (b.village_code, p.household, p.relation, p.pid)
             elif obj == "特困人员":
                 mode = "集中供养" if rng.random() < 0.25 else "分散供养"
-                cells = (pid_id, name, sex, birth, address, b.township_name, b.village_name, mode, start)
+                # 特困人员's 出生日期 has no format in the contract (低保对象's has two); 认定日期 is a date cell
+                # or text in the department's date format.
+                if dialect.civil_date_format != "iso":
+                    birth = dialect.civil_date(p.birth)
+                if dialect.civil_xlsx_dates == "all":
+                    birth = p.birth
+                recognised = start if dialect.civil_xlsx_dates != "none" else dialect.civil_date(start)
+                cells = (pid_id, name, sex, birth, address, b.township_name, b.village_name, mode, recognised)
                 order = (b.village_code, p.pid)
             elif obj == "残疾人":
                 kinds = ["视力", "听力", "言语", "肢体", "智力", "精神", "多重"]
@@ -203,7 +227,7 @@ def _build_entries(world: World, rates: QuirkRates) -> dict[str, list[_Entry]]:
                 adults = [m for m in households[p.household] if m.pid != p.pid and _age(m) >= 18]
                 guardian = None
                 if adults and rng.random() < p_guardian:
-                    guardian = _gbk(quirky_id(rng, rng.choice(adults).id18, rates))
+                    guardian = sent(quirky_id(rng, rng.choice(adults).id18, rates))
                 cells = (pid_id, name, kind, guardian, address)
                 order = (b.village_code, p.pid)
             out[obj].append(_Entry(p.pid, start, end, gone, _record_id(pid_id, name, address), cells, amount,
@@ -213,35 +237,39 @@ def _build_entries(world: World, rates: QuirkRates) -> dict[str, list[_Entry]]:
     return out
 
 
-_CACHE: list = []  # [world, rates, entries]: one county at a time, like runner._WORLD_CACHE
-_RATES_USED: list = []  # [world, rates] of the last write, for truth_links (which only gets the world)
+_CACHE: list = []  # [world, rates, dialect, entries]: one county at a time, like runner._WORLD_CACHE
+_RATES_USED: list = []  # [world, rates, dialect] of the last write, for truth_links (it gets no rates)
 
 
-def _entries(world: World, rates: QuirkRates) -> dict[str, list[_Entry]]:
-    if not _CACHE or _CACHE[0] is not world or _CACHE[1] != rates:
-        _CACHE[:] = [world, rates, _build_entries(world, rates)]
-    return _CACHE[2]
+def _entries(world: World, rates: QuirkRates, dialect: Dialect = DEFAULT) -> dict[str, list[_Entry]]:
+    if not _CACHE or _CACHE[0] is not world or _CACHE[1] != rates or _CACHE[2] != dialect:
+        _CACHE[:] = [world, rates, dialect, _build_entries(world, rates, dialect)]
+    return _CACHE[3]
 
 
-def _listed(world: World, rates: QuirkRates, obj: str, day: dt.date) -> list[tuple[_Entry, tuple]]:
+def _listed(world: World, rates: QuirkRates, obj: str, day: dt.date,
+            dialect: Dialect = DEFAULT) -> list[tuple[_Entry, tuple]]:
     out = []
-    for e in _entries(world, rates)[obj]:
+    # 低保对象's 状态 values are the contract's; 特困人员's are the department's own (Dialect.civil_tekun_status).
+    listed, ended = ("在保", "停保") if obj == "低保对象" else dialect.civil_tekun_status
+    for e in _entries(world, rates, dialect)[obj]:
         if e.start > day or (e.gone is not None and day >= e.gone):
             continue
         if "状态" in HEADERS[obj]:
-            out.append((e, (*e.cells, "停保" if e.end is not None and day >= e.end else "在保")))
+            out.append((e, (*e.cells, ended if e.end is not None and day >= e.end else listed)))
         else:
             out.append((e, e.cells))
     return out
 
 
-def snapshot(world: World, rates: QuirkRates, obj: str, day: dt.date) -> list[tuple]:
+def snapshot(world: World, rates: QuirkRates, obj: str, day: dt.date, dialect: Dialect = DEFAULT) -> list[tuple]:
     """The register ``obj`` as of the end of ``day`` (rows in file order, without totals)."""
-    return [row for _, row in _listed(world, rates, obj, day)]
+    return [row for _, row in _listed(world, rates, obj, day, dialect)]
 
 
-def _rows_and_totals(world: World, rates: QuirkRates, obj: str, day: dt.date) -> tuple[list[tuple], list]:
-    listed = _listed(world, rates, obj, day)
+def _rows_and_totals(world: World, rates: QuirkRates, obj: str, day: dt.date,
+                     dialect: Dialect = DEFAULT) -> tuple[list[tuple], list]:
+    listed = _listed(world, rates, obj, day, dialect)
     header = HEADERS[obj]
     total = [""] * len(header)
     total[0] = TOTALS_LABEL
@@ -253,10 +281,19 @@ def _rows_and_totals(world: World, rates: QuirkRates, obj: str, day: dt.date) ->
 
 
 # ------------------------------------------------------------------------------------------ rendering
-def _csv_file(world: World, rates: QuirkRates, obj: str, day: dt.date) -> tuple[bytes, int]:
-    rows, total = _rows_and_totals(world, rates, obj, day)
+def _manifest_rows(rows: list, totals: bool, dialect: Dialect) -> int:
+    """What the department's manifest counts as a file's rows (the contract says only "row count")."""
+    if dialect.civil_manifest_rows == "data+totals":
+        return len(rows) + totals
+    return len(rows) + (dialect.civil_manifest_rows == "data+header")
+
+
+def _csv_file(world: World, rates: QuirkRates, obj: str, day: dt.date,
+              dialect: Dialect = DEFAULT) -> tuple[bytes, int]:
+    rows, total = _rows_and_totals(world, rates, obj, day, dialect)
     rng = record_rng(world.seed, SOURCE, "file", obj, day.isoformat())
     bom, totals = rng.random() < rates.csv_bom, rng.random() < rates.csv_totals_row
+    bom = {"always": True, "never": False}.get(dialect.civil_bom, bom)
     blank, eol = rng.random() < TRAILING_BLANK_RATE, "\r\n" if rng.random() < CRLF_RATE else "\n"
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator=eol)
@@ -265,11 +302,13 @@ def _csv_file(world: World, rates: QuirkRates, obj: str, day: dt.date) -> tuple[
     if totals:
         writer.writerow(total)
     text = buf.getvalue() + (eol if blank else "")
-    return (BOM if bom else b"") + text.encode("gbk", errors="replace"), len(rows)
+    data = (BOM if bom else b"") + text.encode(dialect.civil_encoding, errors="replace")
+    return data, _manifest_rows(rows, totals, dialect)
 
 
-def _xlsx_file(world: World, rates: QuirkRates, obj: str, day: dt.date) -> tuple[bytes, int]:
-    rows, total = _rows_and_totals(world, rates, obj, day)
+def _xlsx_file(world: World, rates: QuirkRates, obj: str, day: dt.date,
+               dialect: Dialect = DEFAULT) -> tuple[bytes, int]:
+    rows, total = _rows_and_totals(world, rates, obj, day, dialect)
     rng = record_rng(world.seed, SOURCE, "file", obj, day.isoformat())
     totals = rng.random() < rates.csv_totals_row
     wb = Workbook()
@@ -280,16 +319,17 @@ def _xlsx_file(world: World, rates: QuirkRates, obj: str, day: dt.date) -> tuple
         ws.append(list(r))
     if totals:
         ws.append(total)
-    for cell in ws["I"][1:]:  # 认定日期 is a real date cell (the CSVs carry text dates)
-        if isinstance(cell.value, dt.date):
-            cell.number_format = "yyyy-mm-dd"
+    for column in ("D", "I"):  # 认定日期 (and under some dialects 出生日期) are real date cells
+        for cell in ws[column][1:]:
+            if isinstance(cell.value, dt.date):
+                cell.number_format = "yyyy-mm-dd"
     # Fixed document properties: openpyxl would stamp "now", and the same seed must give the same bytes.
     stamp = dt.datetime.combine(day, DROP_TIME)
     wb.properties.creator = "民政业务系统"
     wb.properties.created = wb.properties.modified = stamp
     raw = io.BytesIO()
     ExcelWriter(wb, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED)).save()  # not save_workbook: it sets now
-    return _rezip_fixed_times(raw.getvalue(), stamp), len(rows)
+    return _rezip_fixed_times(raw.getvalue(), stamp), _manifest_rows(rows, totals, dialect)
 
 
 def _rezip_fixed_times(data: bytes, stamp: dt.datetime) -> bytes:
@@ -303,12 +343,13 @@ def _rezip_fixed_times(data: bytes, stamp: dt.datetime) -> bytes:
     return out.getvalue()
 
 
-def render_drop(world: World, rates: QuirkRates, day: dt.date) -> tuple[dict[str, bytes], bytes]:
+def render_drop(world: World, rates: QuirkRates, day: dt.date,
+                dialect: Dialect = DEFAULT) -> tuple[dict[str, bytes], bytes]:
     """The complete, correct drop of ``day``: ({file name: bytes} in manifest order, manifest bytes)."""
     files: dict[str, bytes] = {}
     listed = []
     for obj in OBJECTS:
-        data, rows = (_xlsx_file if EXTENSION[obj] == "xlsx" else _csv_file)(world, rates, obj, day)
+        data, rows = (_xlsx_file if EXTENSION[obj] == "xlsx" else _csv_file)(world, rates, obj, day, dialect)
         name = file_name(obj, day)
         files[name] = data
         listed.append({"name": name, "rows": rows, "sha256": hashlib.sha256(data).hexdigest()})
@@ -360,33 +401,41 @@ def _drop_days(world: World, since: dt.datetime | None, clock: dt.datetime) -> l
     return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def _deliver(out: Path, files: dict[str, bytes], manifest: bytes, day: dt.date) -> None:
+def _deliver(out: Path, files: dict[str, bytes], manifest: bytes, day: dt.date, dialect: Dialect = DEFAULT) -> None:
+    out = drop_dir(out, day, dialect)
+    out.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         (out / name).write_bytes(data)
     (out / manifest_name(day)).write_bytes(manifest)  # last: a drop is complete once its manifest is there
 
 
 def write(world: World, rates: QuirkRates, since: dt.datetime | None,
-          clock: dt.datetime) -> dict[str, dict[str, int]]:
+          clock: dt.datetime, dialect: Dialect = DEFAULT) -> dict[str, dict[str, int]]:
     """Deliver the drops due in ``(since, clock]`` (the last three days when ``since`` is None)."""
-    _RATES_USED[:] = [world, rates]
+    _RATES_USED[:] = [world, rates, dialect]
     out = exchange_dir(SOURCE)
     out.mkdir(parents=True, exist_ok=True)
-    if since is None:  # a new county replaces the old one's drops
+    if since is None:  # a new county replaces the old one's drops (flat or in day folders)
         for f in out.iterdir():
             if f.is_file() and FILE_RE.match(f.name):
                 f.unlink()
+            elif f.is_dir() and DAY_DIR_RE.match(f.name):
+                for g in f.iterdir():
+                    if g.is_file() and FILE_RE.match(g.name):
+                        g.unlink()
+                if not any(f.iterdir()):
+                    f.rmdir()
     counts = {obj: 0 for obj in OBJECTS} | {"drops": 0}
     history_start = first_drop_day(world)
     days = _drop_days(world, since, clock)
 
     def deliver(day: dt.date, truncate: bool = False) -> None:
-        files, manifest = render_drop(world, rates, day)
+        files, manifest = render_drop(world, rates, day, dialect)
         if truncate:
             rng = record_rng(world.seed, SOURCE, "truncate", day.isoformat())
             name = rng.choice(list(files))
             files[name] = files[name][: int(len(files[name]) * rng.uniform(0.3, 0.9))]
-        _deliver(out, files, manifest, day)
+        _deliver(out, files, manifest, day, dialect)
         for entry in json.loads(manifest)["files"]:
             counts[entry["name"].split("_")[0]] += entry["rows"]
         counts["drops"] += 1
@@ -403,13 +452,16 @@ def write(world: World, rates: QuirkRates, since: dt.datetime | None,
     return {SOURCE: counts}
 
 
-def truth_links(world: World) -> Iterator[tuple[str, str, str, int]]:
+def truth_links(world: World, dialect: Dialect | None = None) -> Iterator[tuple[str, str, str, int]]:
     """(source, object, record id, pid) for every register row the simulated county can ever deliver."""
-    # The runner hands truth functions only the world; the IDs as sent depend on the rates of the last write.
-    rates = _RATES_USED[1] if _RATES_USED and _RATES_USED[0] is world else QuirkRates()
+    # The runner hands truth functions only the world and dialect; the IDs as sent depend on the rates of the
+    # last write.
+    used = _RATES_USED if _RATES_USED and _RATES_USED[0] is world else None
+    rates = used[1] if used else QuirkRates()
+    dialect = dialect if dialect is not None else (used[2] if used else DEFAULT)
     first, last = first_drop_day(world), _last_due(world.end)
     seen: set[tuple[str, str]] = set()
-    for obj, entries in _entries(world, rates).items():
+    for obj, entries in _entries(world, rates, dialect).items():
         for e in entries:
             if e.start > last or (e.gone is not None and e.gone <= first) or (obj, e.record_id) in seen:
                 continue

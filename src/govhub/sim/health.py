@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from govhub.sim import runner
 from govhub.sim.dbsystems import Rows, SimSystem, SimTable
+from govhub.sim.dialect import DEFAULT, Dialect
 from govhub.sim.geography import COUNTY_CODE6, COUNTY_NAME
 from govhub.sim.names import COMPOUND_SURNAMES, NameMaker
 from govhub.sim.quirks import QuirkRates, quirky_address, quirky_id, quirky_name, record_rng
@@ -47,8 +48,16 @@ def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour), TZ) + dt.timedelta(minutes=minute)
 
 
-def _sex(rng_value: float, sex: str) -> str:
-    return "U" if rng_value < SEX_UNKNOWN_RATE else SEX.get(sex, "U")
+def _sex(rng_value: float, sex: str, dialect: Dialect = DEFAULT) -> str:
+    code = "U" if rng_value < SEX_UNKNOWN_RATE else SEX.get(sex, "U")
+    # A dialect's rare lower-case code (m/f/u) reuses the same draw, so the default consumes nothing extra.
+    if dialect.health_rare_rate and SEX_UNKNOWN_RATE <= rng_value < SEX_UNKNOWN_RATE + dialect.health_rare_rate:
+        return code.lower()
+    return code
+
+
+def _name(rng, name: str, rates: QuirkRates, dialect: Dialect) -> str:
+    return dialect.health_names.apply(rng, quirky_name(rng, name, rates))
 
 
 def _pick(rng, weighted: list[tuple[str, int]]) -> str:
@@ -66,7 +75,7 @@ def death_cert_at(world: World, p: Person) -> dt.datetime:
     return (p.death_at + dt.timedelta(minutes=rng.randint(60, 72 * 60))).replace(second=0, microsecond=0)
 
 
-def _death_cert(world: World, rates: QuirkRates, clock: dt.datetime) -> Rows:
+def _death_cert(world: World, rates: QuirkRates, clock: dt.datetime, dialect: Dialect = DEFAULT) -> Rows:
     for p in world.persons:
         if p.death_at is None:
             continue
@@ -78,8 +87,8 @@ def _death_cert(world: World, rates: QuirkRates, clock: dt.datetime) -> Rows:
         cause = _pick(rng, CAUSES_OLD if age >= 60 else CAUSES_YOUNG)
         if "smd_patient" in p.tags and rng.random() < 0.15:  # excess suicide among SMD patients
             cause = "X70"
-        yield issued, (death_cert_no(p), quirky_id(rng, p.id18, rates), quirky_name(rng, p.name, rates),
-                       p.death_at.date(), cause, quirky_address(rng, p.home, rates), issued)
+        yield issued, (death_cert_no(p), quirky_id(rng, p.id18, rates), _name(rng, p.name, rates, dialect),
+                       p.death_at.date(), cause, quirky_address(rng, p.home, rates, dialect.health_address), issued)
 
 
 # ------------------------------------------------------------------------------------- SMD management
@@ -193,19 +202,19 @@ def _patient_state(pt: _Patient, clock: dt.datetime) -> tuple[str, dt.date | Non
     return status, last, updated
 
 
-def _smd_patient(world: World, rates: QuirkRates, clock: dt.datetime) -> Rows:
+def _smd_patient(world: World, rates: QuirkRates, clock: dt.datetime, dialect: Dialect = DEFAULT) -> Rows:
     for pt in _patients(world):
         if pt.registered_at > clock:
             continue
         p = pt.person
         rng = record_rng(world.seed, "health", "smd_patient", p.pid)
         status, last, updated = _patient_state(pt, clock)
-        yield updated, (pt.patient_id, quirky_id(rng, p.id18, rates), quirky_name(rng, p.name, rates),
-                        _sex(rng.random(), p.sex), p.birth, pt.diagnosis, p.smd_risk, status,
-                        quirky_address(rng, p.home, rates), last, updated)
+        yield updated, (pt.patient_id, quirky_id(rng, p.id18, rates), _name(rng, p.name, rates, dialect),
+                        _sex(rng.random(), p.sex, dialect), p.birth, pt.diagnosis, p.smd_risk, status,
+                        quirky_address(rng, p.home, rates, dialect.health_address), last, updated)
 
 
-def _smd_followup(world: World, rates: QuirkRates, clock: dt.datetime) -> Rows:
+def _smd_followup(world: World, rates: QuirkRates, clock: dt.datetime, dialect: Dialect = DEFAULT) -> Rows:
     for pt in _patients(world):
         for f in pt.followups:
             if f.entered_at <= clock:
@@ -283,7 +292,7 @@ def _births(world: World) -> list[_Birth]:
     return births
 
 
-def _birth_cert(world: World, rates: QuirkRates, clock: dt.datetime) -> Rows:
+def _birth_cert(world: World, rates: QuirkRates, clock: dt.datetime, dialect: Dialect = DEFAULT) -> Rows:
     for b in _births(world):
         if b.issued_at > clock:
             continue
@@ -292,9 +301,26 @@ def _birth_cert(world: World, rates: QuirkRates, clock: dt.datetime) -> Rows:
         place = b.place
         if place is None:
             home = b.mother.home if b.mother else b.child.home
-            place = quirky_address(rng, home, rates)
-        sex = _sex(rng.random(), {"M": "1", "F": "2"}[b.sex])
-        yield b.issued_at, (b.cert_no, mother_id, b.child_name, sex, b.born_at.date(), place, b.issued_at)
+            place = quirky_address(rng, home, rates, dialect.health_address)
+        sex = _sex(rng.random(), {"M": "1", "F": "2"}[b.sex], dialect)
+        child_name = dialect.health_names.apply(rng, b.child_name)
+        yield b.issued_at, (b.cert_no, mother_id, child_name, sex, b.born_at.date(), place, b.issued_at)
+
+
+HEALTH_KEYS = {"patient_id", "followup_id", "cert_no"}
+
+
+def _health_type(dialect: Dialect, column: str, sql_type: str) -> str:
+    """MySQL-built systems differ here: numeric keys, naive local DATETIME, dates and codes kept as text."""
+    if column in HEALTH_KEYS:
+        return "bigint" if dialect.health_key_type == "bigint" else sql_type
+    if column == "updated_at":
+        return dialect.health_updated_type
+    if column == "birth_date":
+        return dialect.health_date_type
+    if column == "risk_level":
+        return dialect.health_risk_type
+    return sql_type
 
 
 HEALTH = SimSystem("health", "src_health", [
@@ -302,29 +328,31 @@ HEALTH = SimSystem("health", "src_health", [
                              ("sex", "char(1)"), ("birth_date", "date"), ("diagnosis_code", "varchar(10)"),
                              ("risk_level", "smallint"), ("management_status", "varchar(20)"),
                              ("address", "varchar(200)"), ("last_followup_date", "date"),
-                             ("updated_at", "timestamptz")], "patient_id", _smd_patient),
+                             ("updated_at", "timestamptz")], "patient_id", _smd_patient, _health_type),
     SimTable("smd_followup", [("followup_id", "varchar(20)"), ("patient_id", "varchar(20)"),
                               ("followup_date", "date"), ("followup_type", "varchar(10)"),
-                              ("risk_level", "smallint"), ("updated_at", "timestamptz")], "followup_id", _smd_followup),
+                              ("risk_level", "smallint"), ("updated_at", "timestamptz")], "followup_id", _smd_followup, _health_type),
     SimTable("birth_cert", [("cert_no", "varchar(20)"), ("mother_id_card", "varchar(40)"),
                             ("child_name", "varchar(50)"), ("sex", "char(1)"), ("birth_date", "date"),
-                            ("birth_address", "varchar(200)"), ("updated_at", "timestamptz")], "cert_no", _birth_cert),
+                            ("birth_address", "varchar(200)"), ("updated_at", "timestamptz")], "cert_no", _birth_cert, _health_type),
     SimTable("death_cert", [("cert_no", "varchar(30)"), ("id_card", "varchar(40)"), ("name", "varchar(50)"),
                             ("death_date", "date"), ("cause_icd10", "varchar(10)"), ("address", "varchar(200)"),
-                            ("updated_at", "timestamptz")], "cert_no", _death_cert),
+                            ("updated_at", "timestamptz")], "cert_no", _death_cert, _health_type),
 ])
 
 
-def truth_links(world: World) -> Iterable[tuple[str, str, str, int]]:
-    """(source, object, record id, true person id) for the health records that are about a resident."""
+def truth_links(world: World, dialect: Dialect = DEFAULT) -> Iterable[tuple[str, str, str, int]]:
+    """(source, object, record id, true person id) for the health records that are about a resident; the
+    record id as the hub reads it (the digits of a bigint key under such a dialect)."""
+    key = dialect.health_key
     for pt in _patients(world):
-        yield ("health", "smd_patient", pt.patient_id, pt.person.pid)
+        yield ("health", "smd_patient", key(pt.patient_id), pt.person.pid)
     for p in world.persons:
         if p.death_at is not None:
-            yield ("health", "death_cert", death_cert_no(p), p.pid)
+            yield ("health", "death_cert", key(death_cert_no(p)), p.pid)
     for b in _births(world):
         if b.child is not None:
-            yield ("health", "birth_cert", b.cert_no, b.child.pid)
+            yield ("health", "birth_cert", key(b.cert_no), b.child.pid)
 
 
 # Registration (runner imports this module lazily; a guard keeps a re-import from registering twice).

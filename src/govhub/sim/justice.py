@@ -37,7 +37,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from govhub import embedded_pg
 from govhub.sim import runner
-from govhub.sim.geography import COUNTY_CODE6
+from govhub.sim.dialect import DEFAULT, OFFENSE_CHINESE, OFFENSE_CRIME, Dialect
+from govhub.sim.geography import COUNTY_CODE6, COUNTY_NAME
 from govhub.sim.quirks import QuirkRates, quirky_address, quirky_id, quirky_name, record_rng
 from govhub.sim.world import TZ, Person, World
 
@@ -61,8 +62,9 @@ def client_credentials() -> tuple[str, str]:
             os.environ.get("HUB_JUSTICE_CLIENT_SECRET", DEFAULT_CLIENT_SECRET))
 
 
-def iso(t: dt.datetime) -> str:
-    return t.astimezone(TZ).isoformat(timespec="seconds")
+def iso(t: dt.datetime, dialect: Dialect = DEFAULT) -> str:
+    """ISO-8601 as this department writes it (default ``+08:00`` to the second)."""
+    return dialect.justice_iso(t)
 
 
 def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
@@ -89,12 +91,29 @@ def resettlement_record_id(p: Person) -> str:
     return f"AZBJ{COUNTY_CODE6}{p.pid:07d}"
 
 
-def _person_fields(rng: random.Random, p: Person, rates: QuirkRates) -> dict[str, Any]:
-    return {"idNumber": quirky_id(rng, p.id18, rates), "name": quirky_name(rng, p.name, rates),
-            "gender": GENDER.get(p.sex, "M"), "birthDate": p.birth.isoformat()}
+def _person_fields(rng: random.Random, p: Person, rates: QuirkRates, dialect: Dialect = DEFAULT) -> dict[str, Any]:
+    id_number = quirky_id(rng, p.id18, rates)
+    name = dialect.justice_names.apply(rng, quirky_name(rng, p.name, rates))
+    gender = GENDER.get(p.sex, "M")
+    if dialect.justice_rare_rate and rng.random() < dialect.justice_rare_rate:
+        gender = "U"  # unrecorded: a value the contract's M/F does not list
+    return {"idNumber": id_number, "name": name, "gender": gender, "birthDate": p.birth.isoformat()}
 
 
-def _corrections(world: World, rates: QuirkRates, clock: dt.datetime) -> Iterable[dict[str, Any]]:
+def _office(dialect: Dialect, township: str) -> str:
+    """supervisingOffice (the contract lists no values): how the department names its 司法所."""
+    return {"township": f"{township}司法所", "county": f"{COUNTY_NAME}{township}司法所",
+            "bureau": f"{COUNTY_NAME}司法局{township}司法所"}[dialect.justice_office]
+
+
+def _offense(dialect: Dialect, code: str) -> str:
+    if dialect.justice_offense == "code":
+        return code
+    return (OFFENSE_CRIME if dialect.justice_offense == "chinese_crime" else OFFENSE_CHINESE)[code]
+
+
+def _corrections(world: World, rates: QuirkRates, clock: dt.datetime,
+                 dialect: Dialect = DEFAULT) -> Iterable[dict[str, Any]]:
     for p in world.persons:
         start = p.tags.get("community_correction")
         if start is None:
@@ -111,17 +130,19 @@ def _corrections(world: World, rates: QuirkRates, clock: dt.datetime) -> Iterabl
             end, end_status = p.death_at.date() + dt.timedelta(days=rng.randint(1, 15)), "ended"  # 矫正终止
         if end is not None and end_status == "ended":
             planned_end = end  # a term that ends normally was always planned to end then
-        item = {"caseId": correction_case_id(p), **_person_fields(rng, p, rates), "correctionType": ctype,
+        item = {"caseId": correction_case_id(p), **_person_fields(rng, p, rates, dialect), "correctionType": ctype,
                 "startDate": start.isoformat(), "endDate": planned_end.isoformat(),
-                "supervisingOffice": f"{p.home.township_name}司法所",
-                "residenceAddress": quirky_address(rng, p.home, rates), "status": "active", "updatedAt": listed}
+                "supervisingOffice": _office(dialect, p.home.township_name),
+                "residenceAddress": quirky_address(rng, p.home, rates, dialect.justice_address), "status": "active",
+                "updatedAt": listed}
         ended_at = _at(end, 10, rng.randrange(420)) if end is not None else None
         if ended_at is not None and ended_at <= clock:
             item.update(status=end_status, endDate=end.isoformat(), updatedAt=ended_at)
         yield item
 
 
-def _resettlement(world: World, rates: QuirkRates, clock: dt.datetime) -> Iterable[dict[str, Any]]:
+def _resettlement(world: World, rates: QuirkRates, clock: dt.datetime,
+                  dialect: Dialect = DEFAULT) -> Iterable[dict[str, Any]]:
     for p in world.persons:
         released = p.tags.get("released_prisoner")
         if released is None:
@@ -130,9 +151,10 @@ def _resettlement(world: World, rates: QuirkRates, clock: dt.datetime) -> Iterab
         registered = _at(released, 10, rng.randrange(420))  # the prison notifies on the day of release
         if registered > clock:
             continue
-        item = {"recordId": resettlement_record_id(p), **_person_fields(rng, p, rates),
-                "releaseDate": released.isoformat(), "offenseCategory": _pick(rng, OFFENSE_CATEGORIES),
-                "residenceAddress": quirky_address(rng, p.home, rates), "status": "helping", "updatedAt": registered}
+        item = {"recordId": resettlement_record_id(p), **_person_fields(rng, p, rates, dialect),
+                "releaseDate": released.isoformat(), "offenseCategory": _offense(dialect, _pick(rng, OFFENSE_CATEGORIES)),
+                "residenceAddress": quirky_address(rng, p.home, rates, dialect.justice_address), "status": "helping",
+                "updatedAt": registered}
         end, end_status = _tag_end(p, "released_prisoner"), "lost_contact" if rng.random() < 0.3 else "ended"
         if p.death_at is not None and (end is None or p.death_at.date() < end):
             end, end_status = p.death_at.date() + dt.timedelta(days=rng.randint(1, 30)), "ended"
@@ -142,7 +164,8 @@ def _resettlement(world: World, rates: QuirkRates, clock: dt.datetime) -> Iterab
         yield item
 
 
-def _mediations(world: World, rates: QuirkRates, clock: dt.datetime) -> Iterable[dict[str, Any]]:
+def _mediations(world: World, rates: QuirkRates, clock: dt.datetime,
+                dialect: Dialect = DEFAULT) -> Iterable[dict[str, Any]]:
     ids = {p.pid: p.id18 for p in world.persons}
     for m in world.mediations:
         if m.accepted_at > clock:
@@ -151,20 +174,23 @@ def _mediations(world: World, rates: QuirkRates, clock: dt.datetime) -> Iterable
         closed = m.closed_at is not None and m.closed_at <= clock
         # A missing party number stays in place as "" so positions match the parties (and the truth links).
         parties = [quirky_id(rng, ids[pid], rates) or "" for pid in m.parties]
-        yield {"caseId": m.case_id, "acceptedAt": iso(m.accepted_at), "disputeType": m.dispute_type,
-               "partyIdNumbers": parties, "location": quirky_address(rng, m.building, rates),
+        yield {"caseId": m.case_id, "acceptedAt": iso(m.accepted_at, dialect), "disputeType": m.dispute_type,
+               "partyIdNumbers": parties, "location": quirky_address(rng, m.building, rates, dialect.justice_address),
                "committee": m.committee, "outcome": m.outcome if closed else "ongoing",
-               "closedAt": iso(m.closed_at) if closed else None, "updatedAt": m.closed_at if closed else m.accepted_at}
+               "closedAt": iso(m.closed_at, dialect) if closed else None,
+               "updatedAt": m.closed_at if closed else m.accepted_at}
 
 
-BUILDERS: dict[str, tuple[str, Callable[[World, QuirkRates, dt.datetime], Iterable[dict[str, Any]]]]] = {
+# resource -> (id field, builder (world, rates, clock, dialect) -> items)
+BUILDERS: dict[str, tuple[str, Callable[..., Iterable[dict[str, Any]]]]] = {
     "corrections": ("caseId", _corrections),
     "resettlement": ("recordId", _resettlement),
     "mediations": ("caseId", _mediations),
 }
 
 
-def items_as_of(world: World, rates: QuirkRates, clock: dt.datetime, resource: str) -> list[dict[str, Any]]:
+def items_as_of(world: World, rates: QuirkRates, clock: dt.datetime, resource: str,
+                dialect: Dialect = DEFAULT) -> list[dict[str, Any]]:
     """Every item of ``resource`` as of ``clock``, in API order (updatedAt, then id), ready to serialise.
 
     ``updatedAt`` is cut to whole seconds *before* ordering and filtering, so what a client reads back as
@@ -172,14 +198,14 @@ def items_as_of(world: World, rates: QuirkRates, clock: dt.datetime, resource: s
     """
     key, build = BUILDERS[resource]
     items = []
-    for item in build(world, rates, clock):
+    for item in build(world, rates, clock, dialect):
         item["updatedAt"] = item["updatedAt"].astimezone(TZ).replace(microsecond=0)
         items.append(item)
     items.sort(key=lambda i: (i["updatedAt"], i[key]))
     return items
 
 
-def truth_links(world: World) -> Iterable[tuple[str, str, str, int]]:
+def truth_links(world: World, dialect: Dialect = DEFAULT) -> Iterable[tuple[str, str, str, int]]:
     """(source, object, record id, true person id). A mediation's parties are linked per position in
     ``partyIdNumbers``: record id ``<caseId>#<index>`` (0-based)."""
     for p in world.persons:
@@ -213,15 +239,15 @@ class ServerOptions:
 class _Snapshot:
     """The world's items as of one simulation clock, built lazily per resource."""
 
-    def __init__(self, key: tuple, world: World, rates: QuirkRates, clock: dt.datetime):
-        self.key, self.world, self.rates, self.clock = key, world, rates, clock
+    def __init__(self, key: tuple, world: World, rates: QuirkRates, clock: dt.datetime, dialect: Dialect = DEFAULT):
+        self.key, self.world, self.rates, self.clock, self.dialect = key, world, rates, clock, dialect
         self._items: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
     def items(self, resource: str) -> list[dict[str, Any]]:
         with self._lock:
             if resource not in self._items:
-                self._items[resource] = items_as_of(self.world, self.rates, self.clock, resource)
+                self._items[resource] = items_as_of(self.world, self.rates, self.clock, resource, self.dialect)
             return self._items[resource]
 
 
@@ -263,10 +289,12 @@ class JusticeApp:
                 raise HttpError(503, "service_unavailable", f"state unavailable: {e}", {"Retry-After": "5"}) from e
             if state is None:
                 raise HttpError(503, "not_ready", "no simulated county yet (run `hub simulate --generate`)")
-            key = (state.seed, state.scale, state.clock_days, json.dumps(state.rates, sort_keys=True))
+            key = (state.seed, state.scale, state.clock_days, json.dumps(state.rates, sort_keys=True),
+                   json.dumps(state.dialect, sort_keys=True))
             if self._snapshot is None or self._snapshot.key != key:
                 world = runner.world_for(state)
-                self._snapshot = _Snapshot(key, world, QuirkRates(**state.rates), world.clock(state.clock_days))
+                self._snapshot = _Snapshot(key, world, QuirkRates(**state.rates), world.clock(state.clock_days),
+                                           state.get_dialect())
             self._state_read_at = now
             return self._snapshot
 
@@ -347,11 +375,12 @@ class JusticeApp:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise HttpError(400, "invalid_request", f"pageSize must be between 1 and {MAX_PAGE_SIZE}")
         since = parse_since(params["updatedSince"]) if params.get("updatedSince") else None
-        items = self.snapshot().items(resource)
+        snapshot = self.snapshot()
+        items = snapshot.items(resource)
         if since is not None:  # inclusive: a client resuming from its last updatedAt loses nothing
             items = [i for i in items if i["updatedAt"] >= since]
         chunk = items[(page - 1) * page_size: page * page_size]
-        return {"items": [{**i, "updatedAt": iso(i["updatedAt"])} for i in chunk], "page": page,
+        return {"items": [{**i, "updatedAt": iso(i["updatedAt"], snapshot.dialect)} for i in chunk], "page": page,
                 "pageSize": page_size, "total": len(items)}
 
 

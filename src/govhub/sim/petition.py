@@ -16,6 +16,10 @@ export time falls in ``(since, clock]``. At ``QuirkRates.malformed_xml`` a day's
 
 Petitioner fields are drawn per petition (``record_rng``), so a petition's reappearances agree.
 
+The dialect (govhub.sim.dialect) decides the export folder (flat or ``YYYYMMDD/``), the XML declaration, CDATA,
+empty elements written ``<closedAt/>`` or ``<closedAt></closedAt>``, one line or one element per line, and how
+names and addresses are written; the default is described above.
+
 Truth links: ``('petition', 'xinfang', <petition id attribute>, petitioner pid)`` — the object is the
 file stem without the date, as for the civil drops.
 """
@@ -30,6 +34,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from govhub.settings import exchange_dir
 from govhub.sim import runner
+from govhub.sim.dialect import DEFAULT, Dialect
 from govhub.sim.quirks import QuirkRates, quirky_address, quirky_id, quirky_name, record_rng
 from govhub.sim.world import TZ, Petition, World
 
@@ -42,6 +47,11 @@ PHONE_MISSING_RATE = 0.08  # letters (来信) and walk-ins often leave no phone 
 
 def file_name(day: dt.date) -> str:
     return f"{OBJECT}_{day:%Y%m%d}.xml"
+
+
+def export_dir(out: Path, day: dt.date, dialect: Dialect = DEFAULT) -> Path:
+    """Where the export of ``day`` lands: the exchange directory itself, or its folder ``YYYYMMDD/``."""
+    return out / f"{day:%Y%m%d}" if dialect.petition_layout == "daily" else out
 
 
 def _export_at(day: dt.date) -> dt.datetime:
@@ -93,39 +103,52 @@ def _phone(rng: random.Random) -> str:
     return "1" + rng.choice("3578") + "".join(rng.choice("0123456789") for _ in range(9))
 
 
-def _el(tag: str, text: str | None) -> str:
-    return f"<{tag}>{escape(text)}</{tag}>" if text else f"<{tag}/>"
+CDATA_TAGS = {"name", "address", "category", "targetDept"}  # free text an exporter may wrap in CDATA
+
+
+def _element(tag: str, text: str | None, dialect: Dialect = DEFAULT) -> str:
+    if not text:
+        return f"<{tag}></{tag}>" if dialect.petition_empty == "pair" else f"<{tag}/>"
+    if dialect.petition_cdata and tag in CDATA_TAGS and "]]>" not in text:
+        return f"<{tag}><![CDATA[{text}]]></{tag}>"
+    return f"<{tag}>{escape(text)}</{tag}>"
 
 
 def _render_petition(world: World, rates: QuirkRates, p: Petition,
-                     at: dt.datetime) -> tuple[dt.datetime, str]:
+                     at: dt.datetime, dialect: Dialect = DEFAULT) -> tuple[dt.datetime, str]:
     """(updatedAt, XML of the petition as it stands at ``at``)."""
+
+    def el(tag: str, text: str | None) -> str:  # this export's way of writing an element
+        return _element(tag, text, dialect)
+
     updated, status = max((t, s) for t, s in history(p) if t <= at)
     closed = p.closed_at is not None and p.closed_at <= at and status == CLOSED
     rng = record_rng(world.seed, SOURCE, OBJECT, p.petition_id)
     person = world.persons[p.petitioner - 1]
     id_number = quirky_id(rng, person.id18, rates)
-    name = quirky_name(rng, person.name, rates)
+    name = dialect.petition_names.apply(rng, quirky_name(rng, person.name, rates))
     phone = _phone(rng)
-    address = quirky_address(rng, p.building, rates)
+    address = quirky_address(rng, p.building, rates, dialect.petition_address)
     lines = [
         f"  <petition id={quoteattr(p.petition_id)}>",
-        f"    {_el('channel', p.channel)}",
-        f"    <petitioner>{_el('idNumber', id_number)}{_el('name', name)}{_el('phone', phone)}"
-        f"{_el('address', address)}</petitioner>",
-        f"    {_el('headcount', str(p.headcount))}",
-        f"    {_el('receivedAt', _iso(p.received_at))}",
-        f"    {_el('category', p.category)}",
-        f"    {_el('targetDept', p.target_dept)}",
-        f"    {_el('isFirst', 'true' if p.is_first else 'false')}",
-        f"    {_el('escalation', p.escalation)}",
-        f"    {_el('status', status)}",
-        f"    {_el('closedAt', _iso(p.closed_at) if closed else None)}",
-        f"    {_el('oneTimeResolved', 'true' if closed and p.one_time_resolved else 'false')}",
-        f"    {_el('satisfaction', p.satisfaction if closed else '未评价')}",
-        f"    {_el('updatedAt', _iso(updated))}",
+        f"    {el('channel', p.channel)}",
+        f"    <petitioner>{el('idNumber', id_number)}{el('name', name)}{el('phone', phone)}"
+        f"{el('address', address)}</petitioner>",
+        f"    {el('headcount', str(p.headcount))}",
+        f"    {el('receivedAt', _iso(p.received_at))}",
+        f"    {el('category', p.category)}",
+        f"    {el('targetDept', p.target_dept)}",
+        f"    {el('isFirst', 'true' if p.is_first else 'false')}",
+        f"    {el('escalation', p.escalation)}",
+        f"    {el('status', status)}",
+        f"    {el('closedAt', _iso(p.closed_at) if closed else None)}",
+        f"    {el('oneTimeResolved', 'true' if closed and p.one_time_resolved else 'false')}",
+        f"    {el('satisfaction', p.satisfaction if closed else '未评价')}",
+        f"    {el('updatedAt', _iso(updated))}",
         "  </petition>",
     ]
+    if not dialect.petition_pretty:
+        return updated, "".join(line.strip() for line in lines)
     return updated, "\n".join(lines)
 
 
@@ -145,13 +168,19 @@ def malformed_days(world: World, rates: QuirkRates, first: dt.date | None = None
     return out
 
 
-def render_day(world: World, rates: QuirkRates, day: dt.date) -> tuple[bytes, int]:
+def render_day(world: World, rates: QuirkRates, day: dt.date, dialect: Dialect = DEFAULT) -> tuple[bytes, int]:
     """(file bytes, petitions in it) for the export of ``day``, malformed when that day's draw says so."""
     at = _export_at(day)
     changed = _changes(world).get(day, [])
-    parts = sorted(_render_petition(world, rates, world.petitions[i], at) for i in changed)
-    head = f'<?xml version="1.0" encoding="UTF-8"?>\n<petitions exportedAt="{_iso(at)}"'
-    text = head + (">\n" + "\n".join(x for _, x in parts) + "\n</petitions>\n" if parts else "/>\n")
+    parts = sorted(_render_petition(world, rates, world.petitions[i], at, dialect) for i in changed)
+    decl = "" if dialect.petition_declaration == "none" else \
+        f'<?xml version="1.0" encoding="{dialect.petition_declaration}"?>'
+    if dialect.petition_pretty:
+        head = (decl + "\n" if decl else "") + f'<petitions exportedAt="{_iso(at)}"'
+        text = head + (">\n" + "\n".join(x for _, x in parts) + "\n</petitions>\n" if parts else "/>\n")
+    else:  # the whole document on one line
+        head = decl + f'<petitions exportedAt="{_iso(at)}"'
+        text = head + (">" + "".join(x for _, x in parts) + "</petitions>\n" if parts else "/>\n")
     if is_malformed(world, rates, day):
         rng = record_rng(world.seed, SOURCE, "corrupt", day.isoformat())
         text = _corrupt(rng, text, len(head), bool(parts))
@@ -173,23 +202,28 @@ def _days(world: World, since: dt.datetime | None, clock: dt.datetime) -> list[d
 
 
 def write(world: World, rates: QuirkRates, since: dt.datetime | None,
-          clock: dt.datetime) -> dict[str, dict[str, int]]:
+          clock: dt.datetime, dialect: Dialect = DEFAULT) -> dict[str, dict[str, int]]:
     """Write the exports due in ``(since, clock]`` (the whole history when ``since`` is None)."""
     out: Path = exchange_dir(SOURCE)
     out.mkdir(parents=True, exist_ok=True)
-    if since is None:  # a new county replaces the old one's exports
-        for f in out.glob(f"{OBJECT}_*.xml"):
+    if since is None:  # a new county replaces the old one's exports (flat or in day folders)
+        for f in [*out.glob(f"{OBJECT}_*.xml"), *out.glob(f"[0-9]*/{OBJECT}_*.xml")]:
             f.unlink()
+        for d in out.glob("[0-9]" * 8):
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
     counts = {OBJECT: 0, "files": 0}
     for day in _days(world, since, clock):
-        data, n = render_day(world, rates, day)
-        (out / file_name(day)).write_bytes(data)
+        data, n = render_day(world, rates, day, dialect)
+        target = export_dir(out, day, dialect)
+        target.mkdir(parents=True, exist_ok=True)
+        (target / file_name(day)).write_bytes(data)
         counts[OBJECT] += n
         counts["files"] += 1
     return {SOURCE: counts}
 
 
-def truth_links(world: World) -> Iterator[tuple[str, str, str, int]]:
+def truth_links(world: World, dialect: Dialect = DEFAULT) -> Iterator[tuple[str, str, str, int]]:
     """(source, object, petition id, petitioner pid) for every petition the simulated span can export."""
     for p in world.petitions:
         if p.received_at <= world.end:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 from govhub.sim.geography import COUNTY_NAME, Building
 from govhub.sim.idnumbers import FULLWIDTH, distort_id
 from govhub.sim.names import distort_name
+
+if TYPE_CHECKING:  # dialect imports this module
+    from govhub.sim.dialect import AddressStyle
 
 CN_DIGITS = "零一二三四五六七八九"
 
@@ -82,9 +86,12 @@ def cn_number(n: int) -> str:
     return CN_DIGITS[n // 100] + "百" + tail
 
 
-def quirky_address(rng: random.Random, b: Building, rates: QuirkRates) -> str:
+def quirky_address(rng: random.Random, b: Building, rates: QuirkRates, style: AddressStyle | None = None) -> str:
     """The contract's address variants: standard, county prefix + Chinese numerals, village and group only,
-    full-width digits, missing township, a typo."""
+    full-width digits, missing township, a typo. ``style`` is the department's own way of writing an address
+    (govhub.sim.dialect); the default style is the building registry's standard address."""
+    if style is not None and not style.is_default():
+        return _styled_address(rng, b, rates, style)
     std = b.std_address
     if rng.random() >= rates.address_variant:
         return std
@@ -103,11 +110,37 @@ def quirky_address(rng: random.Random, b: Building, rates: QuirkRates) -> str:
         return std[len(b.township_name):]
     if kind == "county_prefix":
         return COUNTY_NAME + std
-    # typo: one character of the village name replaced by a look-alike/homophone
+    return _typo(b, std)
+
+
+def _styled_address(rng: random.Random, b: Building, rates: QuirkRates, style: AddressStyle) -> str:
+    """The same variants at the same rates, each written in the department's style."""
+    from dataclasses import replace
+
+    std = style.write(b)
+    if rng.random() >= rates.address_variant:
+        return std
+    kind = rng.choice(["county_cn", "village_only", "fullwidth", "no_township", "typo", "county_prefix"])
+    with_county = style if style.prefix != "none" else replace(style, prefix="county")
+    if kind == "county_cn":
+        return replace(with_county, numerals="chinese").write(b)
+    if kind == "village_only":
+        return f"{b.village_name}{style.group(b)}"
+    if kind == "fullwidth":
+        return std.translate(FULLWIDTH)
+    if kind == "no_township":
+        return style.write(b, township=False)
+    if kind == "county_prefix":
+        return with_county.write(b)
+    return _typo(b, std)
+
+
+def _typo(b: Building, text: str) -> str:
+    """One character of the village name replaced by a look-alike/homophone."""
     swaps = {"红": "洪", "东": "冬", "胜": "盛", "建": "健", "光": "广", "团": "圆", "幸": "兴", "和": "禾",
              "新": "心", "永": "勇", "长": "常", "王": "汪", "李": "里", "张": "章", "刘": "留", "陈": "辰"}
     v = b.village_name
     for i, ch in enumerate(v):
         if ch in swaps:
-            return std.replace(v, v[:i] + swaps[ch] + v[i + 1:], 1)
-    return std
+            return text.replace(v, v[:i] + swaps[ch] + v[i + 1:], 1)
+    return text
