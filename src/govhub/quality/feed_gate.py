@@ -167,10 +167,10 @@ def _day(spec: str, today: dt.date) -> str:
 
 
 def _date_key(col: str) -> str:
-    """YYYYMMDD of a text date: YYYYMMDD[HHMISS], YYYY-MM-DD[THH...] or YYYY/M/D; null when unparseable."""
-    c = quote_ident(col)
-    return (f"coalesce(substring({c} from '^\\s*([0-9]{{8}})'), (select m[1] || lpad(m[2], 2, '0') || lpad(m[3], 2, '0') "
-            f"from regexp_match({c}, '^\\s*([0-9]{{4}})[-/.]([0-9]{{1,2}})[-/.]([0-9]{{1,2}})') as m))")
+    """YYYYMMDD of a text date, read by the same rule as staging (util.hub_date: ISO, YYYY/M/D, YYYYMMDD,
+    YYYY年M月D日, full-width digits, Excel serial days, timestamps); null when unparseable. One rule for both,
+    so a department's date format the warehouse reads is never called invalid by the gate."""
+    return f"to_char(util.hub_date({quote_ident(col)}), 'YYYYMMDD')"
 
 
 def _present(col: str) -> str:
