@@ -64,7 +64,8 @@
         lc.drop_date as last_change_on,
         coalesce(lc.change <> 'ended', true) as is_listed
     from ranked as r
-    left join latest_change as lc on lc.record_key = r._record_key
+    -- inner: a record is in staging only once an accepted drop lists it (its changes may all be held)
+    inner join latest_change as lc on lc.record_key = r._record_key
     left join periods as p on p.record_key = r._record_key
     {% if has_status %}left join suspensions as s on s.record_key = r._record_key{% endif %}
     where r._version_rank = 1
@@ -75,7 +76,7 @@
 {% macro civil_listing_columns(has_status=false) -%}
     {%- if has_status %}
         nullif(trim("状态"), '') as source_status,
-        case trim("状态") when '在保' then 'active' when '停保' then 'suspended' else 'unknown' end as status,
+        {{ map_code('"状态"', 'civil_status') }} as status,
     {%- endif %}
         listed_on,
         {%- if has_status %}
@@ -87,9 +88,10 @@
         _batch_id as batch_id
 {%- endmacro %}
 
-{# 月保障金额 and similar: thousands separators (also full-width / Chinese commas) and a 元 suffix removed. #}
+{# 月保障金额 and similar: thousands separators (also full-width / Chinese commas) and a 元 suffix removed; text or
+   more than 9 integer digits (numeric(12, 2) would overflow) -> null. #}
 {% macro parse_amount(column) -%}
-    case when regexp_replace(util.hub_fw2hw(coalesce({{ column }}, '')), '[,，\s元¥￥]', '', 'g') ~ '^-?\d+(\.\d+)?$'
+    case when regexp_replace(util.hub_fw2hw(coalesce({{ column }}, '')), '[,，\s元¥￥]', '', 'g') ~ '^-?\d{1,9}(\.\d+)?$'
          then regexp_replace(util.hub_fw2hw({{ column }}), '[,，\s元¥￥]', '', 'g')::numeric(12, 2) end
 {%- endmacro %}
 

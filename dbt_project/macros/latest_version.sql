@@ -8,12 +8,14 @@
     order by _record_key, {{ order_by }} desc, _extracted_at desc
 {%- endmacro %}
 
+{# Police text times: YYYYMMDDHH24MISS (Asia/Shanghai) and YYYYMMDD; impossible values (year 0, 00000000,
+   month 13) -> null, never an error (util.hub_ts14 / util.hub_date8). Range checks: clean_ts / clean_date. #}
 {% macro ts14(column) -%}
-    (to_timestamp(nullif(trim({{ column }}), ''), 'YYYYMMDDHH24MISS')::timestamp at time zone 'Asia/Shanghai')
+    util.hub_ts14({{ column }})
 {%- endmacro %}
 
 {% macro date8(column) -%}
-    case when {{ column }} ~ '^\d{8}$' then to_date({{ column }}, 'YYYYMMDD') end
+    util.hub_date8({{ column }})
 {%- endmacro %}
 
 {% macro person_name(column) -%}
@@ -28,10 +30,10 @@
         util.hub_id_status({{ column }}) as id_status
 {%- endmacro %}
 
-{# Sex as a department writes it (男/女, M/F, 1/2 GB/T 2261.1) -> M / F / U. #}
+{# Sex as a department writes it (男/女, M/F, 1/2/0/9 GB/T 2261.1) -> M / F / U; anything else is U (unknown)
+   and listed by unknown_codes() (dictionary `sex`). #}
 {% macro sex_code(column) -%}
-    case upper(trim(util.hub_fw2hw({{ column }}))) when '男' then 'M' when 'M' then 'M' when '1' then 'M'
-         when '女' then 'F' when 'F' then 'F' when '2' then 'F' else 'U' end
+    {{ map_code(column, 'sex') }}
 {%- endmacro %}
 
 {# The keyed hash of an ID number (HMAC with var id_hash_key): the only form an ID number takes in `published`,

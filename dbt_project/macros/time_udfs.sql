@@ -6,6 +6,8 @@
                   anything unparseable -> null (a not_null test reports it, the load never crashes)
   hub_date(text)  date from YYYY-MM-DD, YYYY/M/D, YYYY.M.D, YYYY年M月D日, YYYYMMDD, an Excel serial day
                   number, or the local (Asia/Shanghai) date of a timestamp; unparseable -> null
+  hub_tstz(text)  hub_ts with a fast path for a database's own timestamp text (parse_ts and latest_version use it)
+  hub_jsonb(text) jsonb, malformed -> null; hub_geojson_polygon(text) GeoJSON Polygon -> polygon, else null
 #}
 {% macro create_time_udfs() %}
 create schema if not exists util;
@@ -41,10 +43,40 @@ begin
   return (util.hub_ts(v) at time zone 'Asia/Shanghai')::date;
 exception when others then return null;
 end $$;
+-- hub_ts without the exception handler's cost for the common shape (a database's own text of a timestamp, ISO-8601
+-- with seconds and an offset, or naive = Asia/Shanghai): that shape, with a day of 01..28, an hour < 24 and an
+-- offset PostgreSQL accepts, cannot fail the cast; everything else goes through hub_ts. Same results as hub_ts.
+create or replace function util.hub_tstz(t text) returns timestamptz language sql stable parallel unsafe as $$
+  select case
+    when t ~ '^(19|20)\d{2}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])[ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?([+-](0\d|1[0-5])(:?[0-5]\d)?|Z)$'
+      then t::timestamptz
+    when t ~ '^(19|20)\d{2}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])[ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$'
+      then t::timestamp at time zone 'Asia/Shanghai'
+    else util.hub_ts(t)
+  end
+$$;
+-- text -> jsonb; malformed JSON -> null
+create or replace function util.hub_jsonb(t text) returns jsonb language plpgsql immutable parallel unsafe as $$
+begin
+  return t::jsonb;
+exception when others then return null;
+end $$;
+-- GeoJSON Polygon text (outer ring) -> PostgreSQL polygon; anything else (malformed JSON, another geometry,
+-- non-numeric coordinates) -> null
+create or replace function util.hub_geojson_polygon(t text) returns polygon language plpgsql immutable parallel unsafe as $$
+declare
+  g jsonb := util.hub_jsonb(t);
+begin
+  if g is null or jsonb_typeof(g -> 'coordinates' -> 0) is distinct from 'array' then return null; end if;
+  return polygon('(' || regexp_replace(
+      regexp_replace((g -> 'coordinates' -> 0)::text, '\[\s*([-0-9.eE+]+)\s*,\s*([-0-9.eE+]+)\s*\]', '(\1,\2)', 'g'),
+      '^\[|\]$', '', 'g') || ')');
+exception when others then return null;
+end $$;
 {% endmacro %}
 
 {% macro parse_ts(column) -%}
-    util.hub_ts({{ column }})
+    util.hub_tstz({{ column }})
 {%- endmacro %}
 
 {% macro parse_date(column) -%}

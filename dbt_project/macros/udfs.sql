@@ -6,6 +6,10 @@
                          are expanded to 18 by the GB 11643 rule (insert "19", compute the check character)
   hub_id_check(text)     ISO 7064 MOD 11-2 check character of the first 17 digits
   hub_id_status(text)    valid / repaired / invalid_check / invalid_date / malformed / missing
+  hub_date8(text)        YYYYMMDD -> date, hub_ts14(text) YYYYMMDDHH24MISS -> timestamptz (Asia/Shanghai);
+                         impossible dates and times -> null
+  hub_int(text), hub_float(text)  numbers as text -> int / double precision; anything else -> null
+  hub_date_between(d, lo, hi), hub_ts_between(t, lo, hi)  the value when inside [lo, hi], else null
   hub_cn_digits(text)    Chinese numerals in house and group numbers -> digits (三组十五号 -> 3组15号)
   hub_addr_key(text)     address normalised for matching against the building registry
   hub_substitutions(a,b) number of differing characters of two equal-length strings (typo tolerance)
@@ -47,6 +51,43 @@ create or replace function util.hub_id_birth_ok(v text) returns boolean language
     else substr(v, 13, 2)::int between 1 and extract(day from
            make_date(substr(v, 7, 4)::int, substr(v, 11, 2)::int, 1) + interval '1 month - 1 day')::int
   end
+$$;
+create or replace function util.hub_date8(t text) returns date language sql immutable parallel safe as $$
+  -- YYYYMMDD -> date; year 0, month 13, 31 February, text -> null, never an error (CASE keeps the casts behind
+  -- the format check; no exception block, so parallel safe)
+  select case
+    when trim(t) !~ '^\d{8}$' then null
+    when not util.hub_id_birth_ok('000000' || trim(t)) then null
+    else make_date(substr(trim(t), 1, 4)::int, substr(trim(t), 5, 2)::int, substr(trim(t), 7, 2)::int)
+  end
+$$;
+create or replace function util.hub_ts14(t text) returns timestamptz language sql stable parallel safe as $$
+  -- YYYYMMDDHH24MISS (Asia/Shanghai) -> timestamptz; impossible dates or times -> null, never an error
+  select case
+    when trim(t) !~ '^\d{14}$' then null
+    when not util.hub_id_birth_ok('000000' || left(trim(t), 8)) then null
+    when substr(trim(t), 9, 2)::int > 23 or substr(trim(t), 11, 2)::int > 59 or substr(trim(t), 13, 2)::int > 59 then null
+    else make_timestamp(substr(trim(t), 1, 4)::int, substr(trim(t), 5, 2)::int, substr(trim(t), 7, 2)::int,
+                        substr(trim(t), 9, 2)::int, substr(trim(t), 11, 2)::int, substr(trim(t), 13, 2)::int)
+         at time zone 'Asia/Shanghai'
+  end
+$$;
+create or replace function util.hub_int(t text) returns int language sql immutable parallel safe as $$
+  -- an integer as text (full-width digits, spaces around, a trailing .0 accepted) -> int; anything else -> null
+  select case when trim(util.hub_fw2hw(t)) ~ '^[+-]?\d{1,9}(\.0*)?$'
+              then split_part(trim(util.hub_fw2hw(t)), '.', 1)::int end
+$$;
+create or replace function util.hub_float(t text) returns double precision language sql immutable parallel safe as $$
+  -- a decimal number as text -> double precision; text, empty, overflowing exponents -> null
+  select case when trim(util.hub_fw2hw(t)) ~ '^[+-]?(\d{1,15}(\.\d*)?|\.\d+)([eE][+-]?\d{1,2})?$'
+              then trim(util.hub_fw2hw(t))::double precision end
+$$;
+create or replace function util.hub_date_between(d date, lo date, hi date) returns date language sql immutable parallel safe as $$
+  select case when d >= lo and d <= hi then d end
+$$;
+create or replace function util.hub_ts_between(t timestamptz, lo timestamptz, hi timestamptz) returns timestamptz
+language sql immutable parallel safe as $$
+  select case when t >= lo and t <= hi then t end
 $$;
 create or replace function util.hub_id_status(t text) returns text language plpgsql immutable parallel safe as $$
 -- PL/pgSQL so the normalised number is computed once per call (as an inlined SQL expression it was recomputed

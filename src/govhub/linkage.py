@@ -49,10 +49,15 @@ def registers_of(known_rows: pd.DataFrame) -> dict[str, set[tuple[str, str]]]:
 
 
 def load_records() -> tuple[pd.DataFrame, pd.DataFrame, dict[str, set[tuple[str, str]]]]:
+    # Everything crosses to Python as bounded text: a date is text only within 1900-01-01..9999-12-31 (staging
+    # already nulls impossible ones; psycopg would raise on a year-0 or year-10000 date), names and addresses are
+    # cut to lengths no real one reaches (a megabyte of garbage must not stall pinyin or Splink).
     cols, rows = db.query(
-        """select source, source_object, source_record_id, id_number, id_status, person_name,
-                  coalesce(sex, id_sex) as sex, coalesce(birth_date, id_birth_date) as birth_date,
-                  util.hub_addr_key(address) as address_key
+        """select source, source_object, source_record_id, left(id_number, 32) as id_number, id_status,
+                  left(person_name, 64) as person_name, coalesce(sex, id_sex) as sex,
+                  case when coalesce(birth_date, id_birth_date) between date '1900-01-01' and date '9999-12-31'
+                       then to_char(coalesce(birth_date, id_birth_date), 'YYYY-MM-DD') end as birth_date,
+                  left(util.hub_addr_key(address), 200) as address_key
            from intermediate.int_person_records__unioned""")
     df = pd.DataFrame(rows, columns=cols)
     known_rows = df[df.id_status.isin(["valid", "repaired"])]
@@ -65,13 +70,12 @@ def load_records() -> tuple[pd.DataFrame, pd.DataFrame, dict[str, set[tuple[str,
             return Counter(values).most_common(1)[0][0] if values else None
         profiles.append({"uid": id_number, "id17": id_number[:17], "name": mode("person_name"),
                          "sex": id_number and ("M" if int(id_number[16]) % 2 else "F"),
-                         "birth_date": str(mode("birth_date")) if mode("birth_date") else None,
+                         "birth_date": mode("birth_date"),
                          "address_key": mode("address_key")})
     known = pd.DataFrame(profiles)
     unknown["uid"] = unknown.source + "|" + unknown.source_object + "|" + unknown.source_record_id
     unknown["id17"] = unknown.id_number.where(unknown.id_number.fillna("").str.match(r"^\d{17}"), None).str[:17]
     unknown = unknown.rename(columns={"person_name": "name"})
-    unknown["birth_date"] = unknown.birth_date.map(lambda d: str(d) if d is not None else None)
     columns = ["uid", "id17", "name", "sex", "birth_date", "address_key"]
     for frame in (known, unknown):
         frame["name_pinyin"] = frame["name"].map(_pinyin)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from psycopg import sql
@@ -156,47 +157,71 @@ def _unhold(run_id: str, batches: list[str]) -> None:
         conn.execute("delete from ops.batch_hold where run_id = %s and batch_id = any(%s)", (run_id, batches))
 
 
-def build(full_refresh: bool = False, run_id: str = "manual") -> dict[str, Any]:
-    """dbt build with linkage in between. If it fails on data, find the feed whose new batches trip it: hold
-    one suspect feed's new batches at a time (the feeds the failing nodes read), rebuild, keep the hold that
-    makes the build pass and undo the others — so one department's bad record never stops the county. A
-    failure that no hold cures is the hub's own and fails the run."""
-    ensure_raw_tables()
+Failure = list[tuple[str, str]]  # (dbt node id, what failed) of one attempt
+
+
+def with_holds(attempt: Callable[[bool], Any], failures_of: Callable[[Exception], Failure | None], run_id: str,
+               stage: str) -> Any:
+    """Run ``attempt``; when it fails on data, hold one suspect feed's new batches and try again.
+
+    Suspects are the feeds whose raw tables the failing nodes read (dbt's manifest), taken one at a time; a hold
+    that leaves the failure exactly as it was is taken back, one that changes or cures it stays (two bad feeds
+    are found one after the other). A failure no hold cures is the hub's own: it is raised, and every hold made
+    here is taken back so no healthy data stays withheld. ``attempt(retry)`` is called with ``retry`` False the
+    first time.
+    """
     tried: set[str] = set()
-    held: list[str] = []  # feeds held by this build, in order
-    last: tuple[str, list[str]] | None = None  # (failure signature, batches) of the hold tried last
+    held: list[tuple[str, list[str]]] = []
+    last_signature: str | None = None
+    retry = False
     while True:
         try:
-            result = _build_once(full_refresh)
-            break
-        except transform.TransformError as exc:
-            failing = exc.failed
+            return attempt(retry)
+        except Exception as exc:
+            failing = failures_of(exc)
             if not failing:
                 raise
-            signature = "|".join(sorted(f"{n.node}:{n.message}" for n in failing))
-            if last is not None and last[0] == signature:  # the last hold did not change the failure: undo it
-                _unhold(run_id, last[1])
-                held.pop()
+            signature = "|".join(sorted(f"{node}:{what}" for node, what in failing))
+            if held and last_signature == signature:  # the last hold did not change the failure: take it back
+                _unhold(run_id, held.pop()[1])
             parents = transform.manifest().get("parent_map", {})
-            sources = set().union(*(transform.upstream_sources(n.node, parents) for n in failing))
+            sources = set().union(*(transform.upstream_sources(node, parents) for node, _ in failing))
             suspects = {f: b for f, b in _new_batches(_feed_objects_of(sources)).items() if f not in tried}
             if not suspects:
-                raise BuildFailed(f"{exc} — holding the new batches of the feeds it reads did not cure it, so this "
-                                  f"is the hub's own failure (still held: {held or 'none'}); see the dbt log") from exc
+                for _, batches in held:
+                    _unhold(run_id, batches)
+                if not tried:  # no department batch to suspect: the failure stands as it is
+                    raise
+                raise BuildFailed(f"{exc}\n— holding the new batches of the feeds it reads did not cure it, so this "
+                                  f"is the hub's own failure; nothing is held for it") from exc
             feed = sorted(suspects)[0]
-            nodes = ", ".join(n.node.split(".")[-1] for n in failing)
-            message = "; ".join(f"{n.node.split('.')[-1]}: {(n.message or n.status)[:300]}" for n in failing)
-            reason = (f"[blocking] feed {feed}: the warehouse build failed on this feed's new data ({message}). "
+            what = "; ".join(f"{node.split('.')[-1]}: {message[:300]}" for node, message in failing)
+            reason = (f"[blocking] feed {feed}: the warehouse {stage} failed on this feed's new data ({what}). "
                       f"Fix: find the offending record with {feed}'s data officer and correct it at the source, "
                       f"or `hub release {feed}` once the hub handles it")
-            log.warning("build failed in %s; holding the %d new batch(es) of %s and rebuilding", nodes,
+            log.warning("%s failed (%s); holding the %d new batch(es) of %s and trying again", stage, what[:200],
                         len(suspects[feed]), feed)
             _hold(run_id, suspects[feed], reason)
             tried.add(feed)
-            held.append(feed)
-            last = (signature, suspects[feed])
+            held.append((feed, suspects[feed]))
+            last_signature = signature
+            retry = True
+
+
+def _dbt_failures(exc: Exception) -> Failure | None:
+    if isinstance(exc, transform.TransformError) and exc.failed:
+        return [(n.node, n.message or n.status) for n in exc.failed]
+    return None
+
+
+def build(full_refresh: bool = False, run_id: str = "manual") -> dict[str, Any]:
+    """dbt build with linkage in between; a failure on one feed's data holds that feed and rebuilds (with_holds)."""
+    ensure_raw_tables()
+    result = with_holds(lambda retry: _build_once(full_refresh), _dbt_failures, run_id, "build")
     _record_build_warnings(run_id, result.pop("warnings"))
-    result["held_by_build"] = held
+    with db.connect() as conn:
+        result["held_by_build"] = [r[0] for r in conn.execute(
+            "select distinct feed from ops.held_batch where run_id = %s", (run_id,))]
     return result
 
 
@@ -223,9 +248,19 @@ def gate_and_publish(run_id: str) -> int:
     # The scorecard is rebuilt whatever the gate says (a blocked run is exactly when officers need it), in
     # `finally` and guarded, so that neither a scorecard error hides the gate's verdict nor the reverse.
     try:
-        try:
+        def gate_once(retry: bool) -> None:
+            if retry:  # a feed was just held: rebuild without it, then validate again
+                build(run_id=run_id)
             gate.run_gate(run_id)
-        except gate.GateFailed as exc:
+
+        def gate_failures(exc: Exception) -> Failure | None:
+            if isinstance(exc, gate.GateFailed) and exc.failed:
+                return [(f"model.govhub.{o.table}", f"{o.expectation}: {o.observed}") for o in exc.failed]
+            return None
+
+        try:
+            with_holds(gate_once, gate_failures, run_id, "quality gate")
+        except (gate.GateFailed, BuildFailed) as exc:
             publish.record_blocked(run_id, str(exc))
             raise
         with db.connect() as conn:

@@ -104,7 +104,9 @@ reference as (
 
 events as (
     select 'police' as source, 'JQ_JJXX' as source_object, source_record_id, category_code, reported_at as occurred_at,
-           lon, lat, location_text, null::text as reported_grid_code, status, closed_at, outcome,
+           -- JQZT outside the contract's dictionary (staging: unknown) is not known to be closed: open
+           lon, lat, location_text, null::text as reported_grid_code,
+           case when status = 'closed' then 'closed' else 'open' end as status, closed_at, outcome,
            null::text as escalation_level, null::int as headcount, null::boolean as is_first_petition,
            null::boolean as one_time_resolved, batch_id, null::text as patient_batch_id
     from incidents

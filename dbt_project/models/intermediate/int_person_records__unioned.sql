@@ -105,8 +105,10 @@ unioned as (
 final as (
     select
         *,
-        -- the birth date and sex encoded in a usable ID number complete what a department left empty
-        case when id_status in ('valid', 'repaired') then to_date(substr(id_number, 7, 8), 'YYYYMMDD') end as id_birth_date,
+        -- the birth date and sex encoded in a usable ID number complete what a department left empty (a usable
+        -- number has a real date from 1900 on; one after tomorrow identifies the person but tells no birth date)
+        case when id_status in ('valid', 'repaired') and util.hub_date8(substr(id_number, 7, 8)) <= current_date + 1
+             then util.hub_date8(substr(id_number, 7, 8)) end as id_birth_date,
         case when id_status in ('valid', 'repaired')
              then case when substr(id_number, 17, 1)::int % 2 = 1 then 'M' else 'F' end end as id_sex
     from unioned

@@ -16,7 +16,10 @@ final as (
         village_code::text as village_code,
         status::text as status,
         closed_at::timestamptz as closed_at,
-        round((extract(epoch from closed_at - occurred_at) / 3600.0)::numeric, 2)::numeric(12, 2) as hours_to_close,
+        -- a department's closing time before its own reporting time is not a duration: null (the times stay as sent)
+        case when closed_at >= occurred_at
+             then round((extract(epoch from closed_at - occurred_at) / 3600.0)::numeric, 2) end::numeric(12, 2)
+            as hours_to_close,
         is_first_petition::boolean as is_first_petition,
         one_time_resolved::boolean as one_time_resolved,
         outcome::text as outcome,

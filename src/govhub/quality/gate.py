@@ -35,7 +35,11 @@ KEEP_RUNS = 30  # validation results (and Data Docs pages) kept per suite, as th
 
 
 class GateFailed(RuntimeError):
-    pass
+    """A blocking expectation failed; ``failed`` holds those outcomes (table, expectation, observed)."""
+
+    def __init__(self, message: str, failed: list[ExpectationOutcome] | None = None):
+        super().__init__(message)
+        self.failed = failed or []
 
 
 @dataclass
@@ -181,7 +185,7 @@ def run_gate(run_id: str, schema: str = "audit", tables: list[str] | None = None
     if failed:
         lines = [f"suite {o.suite}, table {schema}.{o.table}, expectation {o.expectation}"
                  + (f" on column {o.column}" if o.column else "") + f": observed {o.observed}" for o in failed]
-        raise GateFailed("quality gate failed, `published` left unchanged:\n  " + "\n  ".join(lines))
+        raise GateFailed("quality gate failed, `published` left unchanged:\n  " + "\n  ".join(lines), failed)
     return outcomes
 
 

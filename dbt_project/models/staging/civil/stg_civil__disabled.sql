@@ -1,3 +1,5 @@
+{%- set codes = [('性别', '"性别"', 'sex'), ('残疾类别', '"残疾类别"', 'civil_disability_type'),
+                 ('残疾等级', '"残疾等级"', 'civil_disability_grade')] -%}
 with
 
 source as (
@@ -10,11 +12,11 @@ final as (
         {{ id_number_columns('"身份证号"') }},
         {{ person_name('"姓名"') }} as person_name,
         {{ sex_code('"性别"') }} as sex,
-        case trim("残疾类别") when '视力' then 'visual' when '听力' then 'hearing' when '言语' then 'speech'
-             when '肢体' then 'physical' when '智力' then 'intellectual' when '精神' then 'psychiatric'
-             when '多重' then 'multiple' end as disability_type,
-        case trim("残疾等级") when '一级' then 1 when '二级' then 2 when '三级' then 3 when '四级' then 4 end as disability_grade,
+        {{ map_code('"残疾类别"', 'civil_disability_type') }} as disability_type,
+        -- 一级..四级 as 1..4; a grade the contract does not list is null (the column is a number) and listed in unknown_codes
+        nullif({{ map_code('"残疾等级"', 'civil_disability_grade') }}, 'unknown')::int as disability_grade,
         nullif(trim("家庭住址"), '') as address,
+        {{ unknown_codes(codes) }} as unknown_codes,
         {{ civil_listing_columns(has_status=false) }}
     from source
 )

@@ -1,3 +1,4 @@
+{%- set codes = [('类型', '"类型"', 'civil_left_behind_type')] -%}
 with
 
 source as (
@@ -9,11 +10,11 @@ final as (
         _record_key as source_record_id,
         {{ id_number_columns('"身份证号"') }},
         {{ person_name('"姓名"') }} as person_name,
-        case trim("类型") when '留守儿童' then 'child' when '留守老人' then 'elderly' when '留守妇女' then 'woman'
-             end as left_behind_type,
+        {{ map_code('"类型"', 'civil_left_behind_type') }} as left_behind_type,
         "监护人身份证号" as guardian_id_number_raw,
         util.hub_id_clean("监护人身份证号") as guardian_id_number,
         nullif(trim("家庭住址"), '') as address,
+        {{ unknown_codes(codes) }} as unknown_codes,
         {{ civil_listing_columns(has_status=false) }}
     from source
 )

@@ -1,20 +1,29 @@
+{%- set lon = clean_coordinates('util.hub_float(lon)', 'util.hub_float(lat)', 'extent', 'lon') -%}
+{%- set lat = clean_coordinates('util.hub_float(lon)', 'util.hub_float(lat)', 'extent', 'lat') -%}
 with
 
 source as (
-    {{ latest_version(source('grid', 'grid__building'), 'updated_at::timestamptz') }}
+    {{ latest_version(source('grid', 'grid__building'), "coalesce(util.hub_tstz(updated_at), '-infinity')") }}
+),
+
+extent as (
+    select * from {{ ref('stg_grid__county_extent') }}
 ),
 
 final as (
     select
-        building_id,
-        std_address,
-        util.hub_addr_key(std_address) as address_key,
-        lon::double precision as lon,
-        lat::double precision as lat,
-        trim(grid_code) as grid_code,
-        building_type,
-        updated_at::timestamptz as source_updated_at
+        source.building_id,
+        source.std_address,
+        util.hub_addr_key(source.std_address) as address_key,
+        {{ lon }} as lon,
+        {{ lat }} as lat,
+        trim(source.grid_code) as grid_code,
+        {{ map_code('source.building_type', 'grid_building_type') }} as building_type,
+        {{ clean_ts(parse_ts('source.updated_at'), 'source._extracted_at') }} as source_updated_at,
+        {{ invalid_fields([('source_updated_at', 'source.updated_at', clean_ts(parse_ts('source.updated_at'), 'source._extracted_at')), ('coordinates', 'coalesce(source.lon, source.lat)', lon)]) }} as invalid_fields,
+        {{ unknown_codes([('building_type', 'source.building_type', 'grid_building_type')]) }} as unknown_codes
     from source
+    left join extent on true
 )
 
 select * from final

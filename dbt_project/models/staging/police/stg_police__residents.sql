@@ -1,3 +1,6 @@
+{%- set codes = [('XB', 'xb', 'sex'), ('MZ', 'mz', 'police_ethnicity'), ('YHZGX', 'yhzgx', 'police_relation'),
+                 ('RYZT', 'ryzt', 'police_person_status')] -%}
+{%- set birth_date = clean_date(date8('csrq'), '_extracted_at') -%}
 with
 
 source as (
@@ -10,16 +13,17 @@ final as (
         {{ id_number_columns('gmsfhm') }},
         {{ person_name('xm') }} as person_name,
         {{ sex_code('xb') }} as sex,
-        {{ date8('csrq') }} as birth_date,
-        mz as ethnicity_code,
+        {{ birth_date }} as birth_date,
+        {{ map_code('mz', 'police_ethnicity') }} as ethnicity_code,
         hh as household_no,
-        yhzgx as relation_code,
+        {{ map_code('yhzgx', 'police_relation') }} as relation_code,
         hjdz_xzqh as registered_division_code,
         hjdz as registered_address,
         xzz as current_address,
-        case ryzt when '0' then 'normal' when '1' then 'deceased' when '2' then 'moved_out'
-             when '3' then 'missing' else 'unknown' end as person_status,
-        {{ ts14('gxsj') }} as source_updated_at,
+        {{ map_code('ryzt', 'police_person_status') }} as person_status,
+        {{ clean_ts(ts14('gxsj'), '_extracted_at') }} as source_updated_at,
+        {{ invalid_fields([('source_updated_at', 'gxsj', clean_ts(ts14('gxsj'), '_extracted_at')), ('birth_date', 'csrq', birth_date)]) }} as invalid_fields,
+        {{ unknown_codes(codes) }} as unknown_codes,
         _batch_id as batch_id
     from source
 )
