@@ -15,6 +15,7 @@ the gate's decision, so the marts are read from whichever of `audit` / `publishe
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +29,16 @@ RESIDENTS = {
     "HOSTILE-R3": ("20991231", "1", "0", "王五" * 25, "开通镇" + "很长的地址" * 39),  # as long as the columns allow
     "HOSTILE-R4": ("19791345", "1", "0", "赵\x07六", "\u202e\u2066地址\u2069"),
     "HOSTILE-R5": ("19800101", "7", "8", "钱七", "开通镇红旗村3组17号"),
+    "HOSTILE-R6": ("19800101", "1", "0", "'); drop table raw.police__rk_czrk; --", "=cmd|' /C calc'!A0"),
+    "HOSTILE-R7": ("19800101", "2", "0", "+SUM(A1)", "@SUM(1+1)*cmd|' /C calc'!A0"),
+}
+NOT_A_TIME = "2026/10/20 8点"  # an update time that is not a time: quarantined, the watermark must not move
+XML_ATTACKS = {
+    "xinfang_20000101.xml": b'<?xml version="1.0"?><!DOCTYPE p [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;'
+                            b'&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><petitions>&c;</petitions>',
+    "xinfang_20000102.xml": b'<?xml version="1.0"?><!DOCTYPE p [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                            b'<petitions><petition id="X1"><channel>&x;</channel></petition></petitions>',
+    "xinfang_20000103.xml": b"\x00\x01\xff\xfe garbage \x89PNG\r\n\x1a\n",
 }
 # JJBH -> (BJSJ, JD, WD, JQLB, CJJG, JQZT)
 INCIDENTS = {
@@ -46,6 +57,8 @@ def _insert_hostile_rows() -> None:
                 '"HJDZ", "XZZ", "RYZT", "GXSJ") values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)',
                 (rybh, "NOT-AN-ID-" + rybh[-2:], name, xb, csrq, "01", "H-" + rybh, "01", "341126100001", address,
                  address, ryzt, gxsj))
+        conn.execute('insert into "ZDRY" ("ZDRYBH", "GMSFHM", "XM", "ZDRYLB", "LGSJ", "CGSJ", "GXSJ") '
+                     "values ('HOSTILE-Z1', null, '孙八', '01', '20200101', null, %s)", (NOT_A_TIME,))
         gxsj = conn.execute('select max("GXSJ") from "JQ_JJXX"').fetchone()[0]
         for jjbh, (bjsj, jd, wd, jqlb, cjjg, jqzt) in INCIDENTS.items():
             conn.execute(
@@ -53,6 +66,25 @@ def _insert_hostile_rows() -> None:
                 '"JQZT", "GXSJ") values (%s, %s, %s, %s, %s, %s, null, null, %s, %s, %s)',
                 (jjbh, bjsj, jqlb, "开通镇红旗村3组15号", jd, wd, cjjg, jqzt, gxsj))
         conn.commit()
+    _deliver_hostile_files()
+
+
+def _deliver_hostile_files() -> None:
+    """Civil manifests that escape the drop folder or omit a register; petition XML attacks and garbage."""
+    import json
+
+    from govhub.extract.connections import files_directory
+    from govhub.extract.registry import feed
+
+    civil = Path(files_directory(feed("civil")))
+    for day, files in (("20000101", [{"name": "../outside.csv", "rows": 1, "sha256": "0" * 64}]),
+                       ("20000102", [{"name": "/etc/passwd", "rows": 1, "sha256": "0" * 64}]),
+                       ("20000103", [])):  # every register omitted
+        (civil / f"manifest_{day}.json").write_text(json.dumps({"drop_date": f"{day[:4]}-{day[4:6]}-{day[6:]}",
+                                                                 "files": files}), encoding="utf-8")
+    petition = Path(files_directory(feed("petition")))
+    for name, data in XML_ATTACKS.items():
+        (petition / name).write_bytes(data)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +118,28 @@ def test_the_build_succeeds_and_the_county_publishes(hostile_pass):
     # every extract, the dbt build (models, tests at error severity, unit tests) and the publication gate passed
     assert hostile_pass is None, hostile_pass
     assert db.query("select count(*) from ops.publication where gate_success")[1][0][0] == 1
-    assert db.query("select count(*) from linkage.resident_xref where source_record_id like 'HOSTILE-%%'")[1][0][0] == 5
+    assert db.query("select count(*) from linkage.resident_xref where source_record_id like 'HOSTILE-%%'")[1][0][0] == len(RESIDENTS)
+
+
+def test_hostile_deliveries_are_inert_data_or_refused_with_a_reason(hostile_pass):
+    # SQL text and spreadsheet formulas are data: stored exactly as sent, never executed
+    names = dict(db.query("select rybh, xm from raw.police__rk_czrk where rybh in ('HOSTILE-R6', 'HOSTILE-R7')")[1])
+    assert names == {"HOSTILE-R6": RESIDENTS["HOSTILE-R6"][3], "HOSTILE-R7": RESIDENTS["HOSTILE-R7"][3]}
+    # an update time that is not a time: quarantined with a reason, the watermark stays a real time
+    reasons = db.query("""select reasons from ops.quarantine where feed = 'police' and object = 'ZDRY'
+                          and record->>'ZDRYBH' = 'HOSTILE-Z1'""")[1]
+    assert reasons and any("GXSJ" in r for r in reasons[0][0])
+    mark = db.query("select value from ops.watermark where feed = 'police' and object = 'ZDRY'")[1][0][0]
+    assert mark != NOT_A_TIME and dt.datetime.strptime(mark, "%Y%m%d%H%M%S")
+    # refused deliveries: each alone, with the reason in words; the county still published
+    refused = dict(db.query("select drop_name, reason from ops.rejected_drop where feed = 'civil'")[1])
+    assert {"manifest_20000101.json", "manifest_20000102.json", "manifest_20000103.json"} <= set(refused)
+    assert all(refused[m] for m in refused)
+    petitions = dict(db.query("""select drop_name, message from ops.batch where feed = 'petition'
+                                 and drop_name like 'xinfang_2000%%'""")[1])
+    assert set(petitions) == set(XML_ATTACKS) and all(petitions.values())
+    assert db.query("select count(*) from raw.petition__petition where id = 'X1'")[1][0][0] == 0
+    assert db.query("select count(*) from ops.publication where gate_success")[1][0][0] == 1
 
 
 def test_impossible_birth_dates_are_null_with_their_flag(hostile_pass):
