@@ -85,6 +85,7 @@ def _print_surprises() -> None:
              for f, k in found.items() for r in k.get("drift", [])]
     unknown = [(f, r["object"], r["column_name"], r["raw_value"], r["records"])
                for f, k in found.items() for r in k.get("unknown_codes", [])]
+    invalid = [(f, r["object"], r["field"], r["records"]) for f, k in found.items() for r in k.get("invalid_values", [])]
     warned = [(f or "?", r["test"], r["observed"][:120]) for f, k in found.items() for r in k.get("build_warnings", [])]
     if failing:
         print("Not loaded (their last extract failed; the last good data is published; fix and `hub run` again):")
@@ -98,6 +99,9 @@ def _print_surprises() -> None:
     if unknown:
         print("Codes outside the contract's lists (read as 'unknown'):")
         print(db.format_table(["feed", "object", "column", "value", "records"], unknown[:30]))
+    if invalid:
+        print("Impossible values read as empty (year 0, a date after its extraction, coordinates outside the county):")
+        print(db.format_table(["feed", "object", "field", "records"], invalid[:30]))
     if warned:
         print("Warehouse tests the departments' data tripped (warnings):")
         print(db.format_table(["feed", "test", "observed"], warned[:30]))

@@ -240,3 +240,18 @@ def test_linkage_survives_any_value_the_database_holds(hostile_pass):
         with db.connect() as conn:
             conn.execute("delete from intermediate.int_person_records__unioned where source_record_id like 'HOSTILE-L%'")
             conn.commit()
+
+
+def test_the_scorecard_and_hub_status_name_each_surprise(hostile_pass, capsys):
+    from govhub import cli
+    from govhub.quality.scorecard import compute
+
+    departments = {d["feed"]: d for d in compute()["departments"]}
+    police = departments["police"]["surprises"]
+    assert {("JQ_JJXX", "JQLB", "9999"), ("RK_CZRK", "XB", "7")} <= {
+        (u["object"], u["column_name"], u["raw_value"]) for u in police["unknown_codes"]}
+    assert {("RK_CZRK", "birth_date")} <= {(v["object"], v["field"]) for v in police["invalid_values"]}
+    assert {r["drop_name"] for r in departments["civil"]["surprises"]["rejected"]} >= {"manifest_20000101.json"}
+    assert cli.main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "9999" in out and "manifest_20000101.json" in out and "birth_date" in out

@@ -494,9 +494,11 @@ published; the next successful extract takes them in):</p><table><tr><th>object<
 <td>{{ x.object }}.{{ x.column_name }}</td><td>{{ x.expected }}</td><td>{{ x.actual }}</td><td>{{ x.detail }}</td></tr>{% endfor %}</table>{% endif %}
 {% if s.unknown_codes %}<table><tr><th>code outside the contract's list (read as <code>unknown</code>)</th><th>object.column</th><th>records</th></tr>
 {% for u in s.unknown_codes %}<tr><td><code>{{ u.raw_value }}</code></td><td>{{ u.object }}.{{ u.column_name }}</td><td>{{ u.records }}</td></tr>{% endfor %}</table>{% endif %}
+{% if s.invalid_values %}<table><tr><th>impossible values read as empty</th><th>object</th><th>records</th></tr>
+{% for v in s.invalid_values %}<tr><td>{{ v.field }}</td><td>{{ v.object }}</td><td>{{ v.records }}</td></tr>{% endfor %}</table>{% endif %}
 {% if s.build_warnings %}<table><tr><th>warehouse test tripped by this feed's data (warning)</th><th>observed</th></tr>
 {% for w in s.build_warnings %}<tr><td>{{ w.test }}</td><td>{{ w.observed }}</td></tr>{% endfor %}</table>{% endif %}
-{% if not (s.failing or s.rejected or s.drift or s.unknown_codes or s.build_warnings) %}<p class="ok">Nothing to report.</p>{% endif %}
+{% if not (s.failing or s.rejected or s.drift or s.unknown_codes or s.invalid_values or s.build_warnings) %}<p class="ok">Nothing to report.</p>{% endif %}
 <h3>Quarantine reasons</h3>
 {% if p.quarantine_reasons %}<table><tr><th>reason</th><th>records</th><th>examples (masked)</th></tr>
 {% for r in p.quarantine_reasons %}<tr><td>{{ r.reason }} <span class="na">({{ r.object }})</span></td><td>{{ r.records }}</td>

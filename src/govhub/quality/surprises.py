@@ -72,6 +72,14 @@ def unknown_codes(conn: psycopg.Connection) -> list[dict[str, Any]]:
                           records desc, raw_value""")
 
 
+def invalid_values(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Impossible values staging turned into null plus a flag (year 0, coordinates outside the county, ...)."""
+    if not _exists(conn, "intermediate.int_quality__invalid_values"):
+        return []
+    return _rows(conn, """select feed, object, field, records from intermediate.int_quality__invalid_values
+                          order by feed, object, records desc, field""")
+
+
 def build_warnings(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """dbt tests (severity warn) that the department's data tripped in the last build."""
     return _rows(conn, """
@@ -82,7 +90,7 @@ def build_warnings(conn: psycopg.Connection) -> list[dict[str, Any]]:
 
 
 def collect(conn: psycopg.Connection | None = None) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """feed -> {failing, rejected, held, drift, unknown_codes, build_warnings} (only what is non-empty)."""
+    """feed -> {failing, rejected, held, drift, unknown_codes, invalid_values, build_warnings} (only what is non-empty)."""
     from govhub.quality.feed_gate import held_summary
 
     if conn is None:
@@ -91,7 +99,7 @@ def collect(conn: psycopg.Connection | None = None) -> dict[str, dict[str, list[
             return collect(own)
     out: dict[str, dict[str, list[dict[str, Any]]]] = {}
     parts = {"failing": failing_objects(conn), "rejected": rejected_drops(conn), "held": held_summary(conn),
-             "drift": drift(conn), "unknown_codes": unknown_codes(conn), "build_warnings": build_warnings(conn)}
+             "drift": drift(conn), "unknown_codes": unknown_codes(conn), "invalid_values": invalid_values(conn), "build_warnings": build_warnings(conn)}
     for kind, rows in parts.items():
         for r in rows:
             out.setdefault(r.get("feed") or "hub", {}).setdefault(kind, []).append(r)
