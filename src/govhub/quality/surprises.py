@@ -29,15 +29,16 @@ def _rows(conn: psycopg.Connection, query: str, params: Any = None) -> list[dict
 
 
 def failing_objects(conn: psycopg.Connection) -> list[dict[str, Any]]:
-    """Feed objects whose latest extract did not load (failed or rejected), with the reason and since when.
-    An object that loaded since is healthy again and not listed."""
+    """Feed objects whose latest extract did not load (failed), with the reason and since when. An object that
+    loaded since is healthy again and not listed. Refused file deliveries (they carry a drop name) are listed by
+    rejected_drops instead: a later delivery loads while the refused one waits for its re-delivery."""
     return _rows(conn, """
         with latest as (
             select distinct on (feed, object) feed, object, status, message, started_at
-            from ops.batch where status <> 'skipped' order by feed, object, started_at desc),
+            from ops.batch where status <> 'skipped' and drop_name is null order by feed, object, started_at desc),
         first_failure as (
             select b.feed, b.object, min(b.started_at) as since from ops.batch b join latest l using (feed, object)
-            where b.status in ('failed', 'rejected') and b.started_at > coalesce(
+            where b.status in ('failed', 'rejected') and b.drop_name is null and b.started_at > coalesce(
                 (select max(started_at) from ops.batch s where s.feed = b.feed and s.object = b.object
                    and s.status = 'succeeded'), '-infinity')
             group by b.feed, b.object)
