@@ -254,9 +254,14 @@ def gate_and_publish(run_id: str) -> int:
             gate.run_gate(run_id)
 
         def gate_failures(exc: Exception) -> Failure | None:
-            if isinstance(exc, gate.GateFailed) and exc.failed:
-                return [(f"model.govhub.{o.table}", f"{o.expectation}: {o.observed}") for o in exc.failed]
-            return None
+            if not isinstance(exc, gate.GateFailed):
+                return None
+            # a clear ID number or name in `published` is the hub's own fault (masking is the hub's job): never
+            # blamed on a department, never cured by a hold
+            failed = [o for o in exc.failed if "clear ID" not in o.expectation and "true name" not in o.expectation]
+            if not failed or len(failed) < len(exc.failed):
+                return None
+            return [(f"model.govhub.{o.table}", f"{o.expectation}: {o.observed}") for o in failed]
 
         try:
             with_holds(gate_once, gate_failures, run_id, "quality gate")
