@@ -22,7 +22,7 @@
 -- match_confidence is the share of assignments of that method that were right on the simulated counties of
 -- dialect seeds 1-3 (tuning), see the README; a village found by name in two townships with no township
 -- typed stays ambiguous (no village) unless the rest names one grid.
-{% set upper_re = '(?:[^省市盟州]{1,10}(?:特别行政区|自治区|省|市|盟|自治州|州|地区)){0,2}' %}
+{% set upper_re = '(?:[^省市盟]+(?:特别行政区|自治区|省|市|盟|州|地区))*' %}
 {% set county_words = '(?:自治县|自治旗|县|旗|区|市)' %}
 {% set township_words = '(?:街道办事处|办事处|街道|苏木|镇|乡)' %}
 {% set village_words = '(?:村民委员会|村委会|社区居委会|居民委员会|居委会|社区|嘎查|村)' %}
@@ -75,28 +75,44 @@ name_patterns as (
     select division_level,
            case when stem is not null
                 then util.hub_regex_escape(stem) || case division_level when 1 then '{{ county_words }}'
-                     when 2 then '{{ township_words }}' else '{{ village_words }}' end || '?'
+                     else '{{ township_words }}' end || '?'
                 else util.hub_regex_escape(full_name) end as pattern
     from names
-    where division_level in (1, 2, 3)
+    where division_level in (1, 2)
 ),
 
+-- small patterns only (the county's names, the townships'): a pattern of every village name cost 14 ms an address
 patterns as (
     select
-        coalesce(string_agg(distinct pattern, '|') filter (where division_level = 1), '(?:x^)') as county_re,
-        coalesce(string_agg(distinct pattern, '|') filter (where division_level = 2), '(?:x^)') as township_re,
-        coalesce(string_agg(distinct pattern, '|') filter (where division_level = 3), '(?:x^)') as village_re
+        coalesce(string_agg(distinct pattern, '|') filter (where division_level = 1), 'x^') as county_re,
+        coalesce(string_agg(distinct pattern, '|') filter (where division_level = 2), 'x^') as township_re
     from name_patterns
 ),
 
--- head = province/prefecture, county, township as typed; village as typed; the rest
-parsed as (
-    select a.address, a.cleaned,
-           regexp_match(a.cleaned, '^{{ upper_re }}(?:' || p.county_re || ')?(' || p.township_re || ')?('
-                        || p.village_re || ')(.*)$') as m,
-           regexp_match(a.cleaned, '^{{ upper_re }}(?:' || p.county_re || ')?(' || p.township_re || ')?(.*)$') as h
-    from addresses as a
-    cross join patterns as p
+-- the head a clerk may write before the village: province and prefecture (any names, read off only when a name
+-- of the county or one of its townships follows), the county, the township
+heads as (
+    select address, cleaned, after_upper,
+           regexp_replace(after_upper, '^(?:' || county_re || ')', '') as after_county,
+           county_re, township_re
+    from (
+        select a.address, a.cleaned, p.county_re, p.township_re,
+               case when u.stripped ~ ('^(?:' || p.county_re || '|' || p.township_re || ')') then u.stripped
+                    else a.cleaned end as after_upper
+        from addresses as a
+        cross join patterns as p
+        cross join lateral (
+            select case when a.cleaned ~ '^.{1,20}?(?:省|自治区|市|州|盟|地区)'
+                        then regexp_replace(a.cleaned, '^{{ upper_re }}', '') else a.cleaned end as stripped
+        ) as u
+    ) as x
+),
+
+typed as (
+    select address, cleaned, after_county, t[1] as typed_township, coalesce(t[2], after_county) as after_head
+    from (
+        select h.*, regexp_match(h.after_county, '^(' || h.township_re || ')(.*)$') as t from heads as h
+    ) as x
 ),
 
 villages as (
@@ -109,50 +125,61 @@ townships as (
     select division_code as township_code, full_name, stem from names where division_level = 2
 ),
 
--- the township a clerk typed, if any
-typed as (
-    select p.address, p.cleaned,
-           coalesce(p.m[1], p.h[1]) as typed_township,
-           case when p.m is not null and (p.m[2] ~ '{{ village_words }}$' or p.m[3] ~ '^{{ numeral }}')
-                then p.m[2] end as typed_village,
-           case when p.m is not null and (p.m[2] ~ '{{ village_words }}$' or p.m[3] ~ '^{{ numeral }}')
-                then p.m[3] end as rest,
-           p.h[2] as after_head
-    from parsed as p
-),
-
-typed_stems as (
-    select t.*, regexp_replace(t.typed_village, '{{ village_words }}$', '') as typed_village_stem,
-           regexp_replace(t.typed_township, '{{ township_words }}$', '') as typed_township_stem
-    from typed as t
+-- every way of writing a village: its full name, its stem (then a level word or a number must follow)
+village_names as (
+    select full_name as name, village_code, township_code, true as exact_name from villages
+    union all
+    select stem, village_code, township_code, false from villages where stem is not null
 ),
 
 typed_townships as (
     select t.address, w.township_code
-    from typed_stems as t
+    from typed as t
     inner join townships as w on w.full_name = t.typed_township
     union
     select t.address, w.township_code
-    from typed_stems as t
-    inner join townships as w on w.stem = t.typed_township_stem
+    from typed as t
+    inner join townships as w on w.stem = regexp_replace(t.typed_township, '{{ township_words }}$', '')
+),
+
+-- the village: the longest name that starts the text after the township (or after the county, when what looked
+-- like a township's stem was the start of the village's name)
+village_prefixes as materialized (
+    select x.address, x.after_township, x.text, substr(x.text, 1, l.n) as prefix
+    from (
+        select address, after_head as text, true as after_township from typed
+        union all
+        select address, after_county, false from typed where typed_township is not null
+    ) as x
+    cross join lateral generate_series(2, least(12, char_length(x.text))) as l(n)
+),
+
+village_hits as materialized (
+    select x.address, x.after_township, n.village_code, n.township_code, n.exact_name,
+           char_length(n.name) as name_length,
+           substr(x.text, char_length(n.name) + 1) as rest
+    from village_prefixes as x
+    inner join village_names as n on n.name = x.prefix
+),
+
+village_best as (
+    select *,
+           rank() over (partition by address order by name_length desc, exact_name desc, after_township desc) as rk
+    from village_hits
+    -- a stem must be followed by a level word or a number (人民 of 人民社区 is not 人民路)
+    where exact_name or rest ~ '^(?:{{ village_words }}|{{ numeral }})'
 ),
 
 -- villages named exactly (in full or by stem); restricted to the typed township when one was typed
 named_villages as (
-    select n.address, n.village_code, n.rest, false as repaired, bool_or(n.exact_name) as exact_name,
-           bool_or(tt.township_code is null or tt.township_code = v.township_code) as in_typed_township
-    from (
-        select t.address, v.village_code, t.rest, true as exact_name
-        from typed_stems as t
-        inner join villages as v on v.full_name = t.typed_village
-        union all
-        select t.address, v.village_code, t.rest, false
-        from typed_stems as t
-        inner join villages as v on v.stem = t.typed_village_stem
-    ) as n
-    inner join villages as v on v.village_code = n.village_code
-    left join typed_townships as tt on tt.address = n.address
-    group by n.address, n.village_code, n.rest
+    select b.address, b.village_code,
+           case when b.exact_name then b.rest else regexp_replace(b.rest, '^{{ village_words }}', '') end as rest,
+           false as repaired, b.exact_name,
+           bool_or(tt.township_code is null or tt.township_code = b.township_code) as in_typed_township
+    from village_best as b
+    left join typed_townships as tt on tt.address = b.address
+    where b.rk = 1
+    group by b.address, b.village_code, b.rest, b.exact_name
 ),
 
 -- an unknown village name (a typo: 洪旗村 for 红旗村): a village of the county one edit away, exactly one, or
@@ -300,7 +327,7 @@ similar_candidates as (
         from unplaced as u
         inner join building_keys as k on k.village_code = u.village_code
     ) as d
-    where distance = best and distance <= {{ var('address_max_edit_distance', 2) }}
+    where distance = best and distance <= {{ var('address_max_edit_distance', 1) }}
 ),
 
 placed as (
