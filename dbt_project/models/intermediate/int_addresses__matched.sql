@@ -1,27 +1,28 @@
 -- One row per distinct free-text address seen in any department, matched to the building registry.
 --
 -- Parsing (util functions of macros/addresses.sql; every place name comes from the division table):
---   cleaned (full-width -> half-width, no spaces or punctuation), then read as
---   [province/prefecture ...省/市/州/盟/地区]{0,2} [county] [township] village rest
---   where the county, township and village are the division table's names, each in full or as its stem with
---   any level word of its level (清河 / 清河县, 开通 / 开通镇 / 开通乡, 红旗 / 红旗村 / 红旗村委会); a village typed
---   without its level word must be followed by a number (红旗3组). The rest is split into group or road, house
---   number and building (util.hub_addr_rest: 三社 -> 3组, 十五号院 -> 15, 3幢 / 3单元 -> 3). The registry's
---   std_address is read the same way after its own village's name.
+--   cleaned (NFKC: full-width -> half-width; no spaces or punctuation), then read as
+--   [province / prefecture: any ...省/自治区/市/州/盟/地区, read off only when a county or township name follows]
+--   [county] [township] village rest
+--   where the county and township are the division table's names, in full or as the stem with any level word of
+--   its level (清河 / 清河县, 开通 / 开通镇 / 开通乡), and the village is the longest division name or stem that
+--   starts what follows (a stem must be followed by a level word or a number: 红旗3组, 红旗村委会3组). The rest
+--   is split into group or road, house number and building (util.hub_addr_rest: 三社 -> 3组, 十五号院 -> 15,
+--   3幢 / 3单元 -> 3). The registry's std_address is read the same way after its own village's name.
 -- Matching, in order (match_level, match_method):
 --   1. address / exact: the village and rest equal one building's (or the address names no building and the
 --      house number is one building);
 --   2. address_prefix / number: the house number's buildings lie in one grid (an urban number with several
 --      buildings, the building left out); group: the group's or road's buildings lie in one grid (红旗村3组);
 --      village: the village has one grid;
---   3. address_similar / similar: the closest rest in the village by edit distance (util.hub_edit_distance), at
---      most var('address_max_edit_distance') edits, all closest buildings in one grid;
---   when the village name is unknown, a village of the county one edit away (exactly one, preferring the
---   township typed) repairs it and 1-3 run again (match_level *_repaired); an address whose village appears
---   anywhere else in it (an odd prefix) is village_only; else unassigned.
--- match_confidence is the share of assignments of that method that were right on the simulated counties of
--- dialect seeds 1-3 (tuning), see the README; a village found by name in two townships with no township
--- typed stays ambiguous (no village) unless the rest names one grid.
+--   3. address_similar / similar: the closest rests of the village by edit distance (util.hub_edit_distance), at
+--      most var('address_max_edit_distance', 1) edits, all closest buildings in one grid;
+--   when no village name starts the text, a village of the county one edit away (exactly one, or exactly one in
+--   the township typed) repairs it and 1-3 run again (match_level *_repaired, method *_repaired_village); a
+--   village named in two townships with no township typed stays ambiguous unless the rest names one grid; an
+--   address with a village name elsewhere in it is village_only (village_scan); else unassigned.
+-- match_confidence: macro address_match_confidence (the share of each method's assignments that were right on
+-- the tuning seeds).
 {% set upper_re = '(?:[^省市盟]+(?:特别行政区|自治区|省|市|盟|州|地区))*' %}
 {% set county_words = '(?:自治县|自治旗|县|旗|区|市)' %}
 {% set township_words = '(?:街道办事处|办事处|街道|苏木|镇|乡)' %}
@@ -393,5 +394,5 @@ final as (
     left join village_scan as s on s.address = a.address
 )
 
-select f.*, {{ address_match_confidence('f.match_method', 'f.edit_distance') }} as match_confidence
+select f.*, {{ address_match_confidence('f.match_method') }} as match_confidence
 from final as f
