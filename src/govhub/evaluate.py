@@ -46,6 +46,7 @@ def evaluate() -> dict[str, object]:
     correct = Counter(m for k, p, _, m in joined if majority[k].most_common(1)[0][0] == p)
     report["per_method"] = {m: {"records": n, "in_correct_cluster": round(correct[m] / n, 5)} for m, n in methods.items()}
     report["grid"] = _grid_accuracy()
+    report["resident_grid"] = _resident_grid(joined)
     return report
 
 
@@ -58,4 +59,22 @@ def _grid_accuracy() -> dict[str, object]:
     correct = sum(1 for _, g, t in with_grid if g == "G" + t)
     by_method = Counter(a for a, _, _ in judged)
     return {"events": len(judged), "with_grid": round(len(with_grid) / max(len(judged), 1), 4),
-            "grid_correct": round(correct / max(len(with_grid), 1), 4), "by_assignment": dict(by_method)}
+            "grid_correct": round(correct / max(len(with_grid), 1), 4),
+            # the share of judged events whose grid is the true one (no grid counts as wrong)
+            "true_grid": round(correct / max(len(judged), 1), 4), "by_assignment": dict(by_method)}
+
+
+def _resident_grid(joined: list[tuple[str, int, str, str]]) -> dict[str, object]:
+    """Residents of `published.dim_resident` with a grid, and with their true home's grid (the person most of the
+    resident's records belong to), over the residents the truth knows."""
+    _, residents = db.query("select resident_key, current_grid_key from published.dim_resident")
+    _, homes = db.query("select pid, grid_code from truth_person", database=TRUTH_DB)
+    home = dict(homes)
+    people = defaultdict(Counter)
+    for key, pid, _, _ in joined:
+        people[key][pid] += 1
+    judged = [(grid, home.get(people[key].most_common(1)[0][0])) for key, grid in residents if key in people]
+    with_grid = [(g, t) for g, t in judged if g is not None]
+    correct = sum(1 for g, t in with_grid if t is not None and g == "G" + t)
+    return {"residents": len(judged), "with_grid": round(len(with_grid) / max(len(judged), 1), 4),
+            "grid_correct": round(correct / max(len(with_grid), 1), 4)}

@@ -1,9 +1,33 @@
--- One row per distinct free-text address seen in any department, matched to the building registry, in order:
--- 1. the normalised address (with or without township) is a building's standard address;
--- 2. the address is a building-address prefix (`红旗村3组`, `花园社区解放路`) whose buildings all lie in one grid;
--- 3. steps 1-2 after repairing a one-character typo in the village/community name (`洪旗村` -> `红旗村`) when
---    exactly one village of the county is that close;
--- else the village/community by name (village_only), else unassigned. `match_level` says which.
+-- One row per distinct free-text address seen in any department, matched to the building registry.
+--
+-- Parsing (util functions of macros/addresses.sql; every place name comes from the division table):
+--   cleaned (NFKC: full-width -> half-width; no spaces or punctuation), then read as
+--   [province / prefecture: any ...省/自治区/市/州/盟/地区, read off only when a county or township name follows]
+--   [county] [township] village rest
+--   where the county and township are the division table's names, in full or as the stem with any level word of
+--   its level (清河 / 清河县, 开通 / 开通镇 / 开通乡), and the village is the longest division name or stem that
+--   starts what follows (a stem must be followed by a level word or a number: 红旗3组, 红旗村委会3组). The rest
+--   is split into group or road, house number and building (util.hub_addr_rest: 三社 -> 3组, 十五号院 -> 15,
+--   3幢 / 3单元 -> 3). The registry's std_address is read the same way after its own village's name.
+-- Matching, in order (match_level, match_method):
+--   1. address / exact: the village and rest equal one building's (or the address names no building and the
+--      house number is one building);
+--   2. address_prefix / number: the house number's buildings lie in one grid (an urban number with several
+--      buildings, the building left out); group: the group's or road's buildings lie in one grid (红旗村3组);
+--      village: the village has one grid;
+--   3. address_similar / similar: the closest rests of the village by edit distance (util.hub_edit_distance), at
+--      most var('address_max_edit_distance', 1) edits, all closest buildings in one grid;
+--   when no village name starts the text, a village of the county one edit away (exactly one, or exactly one in
+--   the township typed) repairs it and 1-3 run again (match_level *_repaired, method *_repaired_village); a
+--   village named in two townships with no township typed stays ambiguous unless the rest names one grid; an
+--   address with a village name elsewhere in it is village_only (village_scan); else unassigned.
+-- match_confidence: macro address_match_confidence (the share of each method's assignments that were right on
+-- the tuning seeds).
+{% set upper_re = '(?:[^省市盟]+(?:特别行政区|自治区|省|市|盟|州|地区))*' %}
+{% set county_words = '(?:自治县|自治旗|县|旗|区|市)' %}
+{% set township_words = '(?:街道办事处|办事处|街道|苏木|镇|乡)' %}
+{% set village_words = '(?:村民委员会|村委会|社区居委会|居民委员会|居委会|社区|嘎查|村)' %}
+{% set numeral = '[0-9〇零一二两三四五六七八九十百千]' %}
 with
 
 person_addresses as (
@@ -27,157 +51,319 @@ divisions as (
 ),
 
 addresses as (
-    select distinct address, util.hub_addr_key(address) as address_key
+    select address, util.hub_addr_key(address) as address_key, coalesce(util.hub_addr_clean(address), '') as cleaned
     from (
         select address from person_addresses
-        union all select address from incident_addresses
-        union all select address from mediation_addresses
-        union all select address from petition_addresses
+        union
+        select address from incident_addresses
+        union
+        select address from mediation_addresses
+        union
+        select address from petition_addresses
     ) as a
 ),
 
-buildings as (
-    select b.*, t.division_name as township_name, v.division_name as village_name, v.division_code as village_code
-    from {{ ref('stg_grid__buildings') }} as b
-    inner join {{ ref('stg_grid__grids') }} as g on g.grid_code = b.grid_code
-    inner join divisions as v on v.division_code = g.village_code
-    inner join divisions as t on t.division_code = v.parent_code
+-- the ways a clerk writes each division: in full, or its stem with any level word of its level
+names as (
+    select division_code, division_level, parent_code,
+           util.hub_addr_clean(division_name) as full_name,
+           util.hub_addr_stem(division_name) as stem
+    from divisions
+    where division_name is not null
 ),
 
-building_keys as (
-    select building_id, grid_code, village_code, address_key as match_key from buildings
-    union all
-    select building_id, grid_code, village_code, substr(address_key, char_length(util.hub_addr_key(township_name)) + 1)
-    from buildings
+name_patterns as (
+    select division_level,
+           case when stem is not null
+                then util.hub_regex_escape(stem) || case division_level when 1 then '{{ county_words }}'
+                     else '{{ township_words }}' end || '?'
+                else util.hub_regex_escape(full_name) end as pattern
+    from names
+    where division_level in (1, 2)
 ),
 
-unique_keys as (
-    select match_key, min(building_id) as building_id, min(grid_code) as grid_code, min(village_code) as village_code
-    from building_keys
-    group by match_key
-    having count(distinct building_id) = 1
+-- small patterns only (the county's names, the townships'): a pattern of every village name cost 14 ms an address
+patterns as (
+    select
+        coalesce(string_agg(distinct pattern, '|') filter (where division_level = 1), 'x^') as county_re,
+        coalesce(string_agg(distinct pattern, '|') filter (where division_level = 2), 'x^') as township_re
+    from name_patterns
 ),
 
--- prefixes a clerk stops at: the village/community, the group (3组), the road
-building_prefixes as (
-    select substring(match_key from '^(.*?(村|社区))') as prefix, grid_code, village_code from building_keys
-    union all
-    select substring(match_key from '^(.*?\d+组)'), grid_code, village_code from building_keys
-    union all
-    select substring(match_key from '^(.*?(村|社区).*?(路|街|巷))'), grid_code, village_code from building_keys
+-- the head a clerk may write before the village: province and prefecture (any names, read off only when a name
+-- of the county or one of its townships follows), the county, the township
+heads as (
+    select address, cleaned, after_upper,
+           regexp_replace(after_upper, '^(?:' || county_re || ')', '') as after_county,
+           county_re, township_re
+    from (
+        select a.address, a.cleaned, p.county_re, p.township_re,
+               case when u.stripped ~ ('^(?:' || p.county_re || '|' || p.township_re || ')') then u.stripped
+                    else a.cleaned end as after_upper
+        from addresses as a
+        cross join patterns as p
+        cross join lateral (
+            select case when a.cleaned ~ '^.{1,20}?(?:省|自治区|市|州|盟|地区)'
+                        then regexp_replace(a.cleaned, '^{{ upper_re }}', '') else a.cleaned end as stripped
+        ) as u
+    ) as x
 ),
 
-unique_prefixes as (
-    select prefix, min(grid_code) as grid_code, min(village_code) as village_code
-    from building_prefixes
-    where prefix is not null
-    group by prefix
-    having count(distinct grid_code) = 1
+typed as (
+    select address, cleaned, after_county, t[1] as typed_township, coalesce(t[2], after_county) as after_head
+    from (
+        select h.*, regexp_match(h.after_county, '^(' || h.township_re || ')(.*)$') as t from heads as h
+    ) as x
 ),
 
 villages as (
-    select v.division_code as village_code, util.hub_addr_key(v.division_name) as village_key,
-           util.hub_addr_key(t.division_name) as township_key
-    from divisions as v
-    inner join divisions as t on t.division_code = v.parent_code
+    select v.division_code as village_code, v.parent_code as township_code, v.full_name, v.stem
+    from names as v
     where v.division_level = 3
 ),
 
--- the village/community part a clerk typed: the first "...村" / "...社区" after any township
-typed_villages as (
-    select address, address_key,
-           substring(address_key from '^(.*?(镇|乡|街道))') as typed_township,
-           substring(regexp_replace(address_key, '^.*?(镇|乡|街道)', '') from '^(.{1,8}?(村|社区))') as typed_village
-    from addresses
+townships as (
+    select division_code as township_code, full_name, stem from names where division_level = 2
 ),
 
--- typed village names the registry does not know, once each (few distinct values: the fuzzy step stays cheap)
-unknown_villages as materialized (
-    select distinct t.typed_township, t.typed_village
-    from typed_villages as t
-    where t.typed_village is not null
-      and not exists (select 1 from villages as x where x.village_key = t.typed_village)
-      -- only addresses the registry does not already know as typed
-      and not exists (select 1 from unique_keys as k where k.match_key = t.address_key)
-      and not exists (select 1 from unique_prefixes as p where p.prefix = t.address_key)
+-- every way of writing a village: its full name, its stem (then a level word or a number must follow)
+village_names as (
+    select full_name as name, village_code, township_code, true as exact_name from villages
+    union all
+    select stem, village_code, township_code, false from villages where stem is not null
 ),
 
--- one village one character away; when several are, the one in the township the clerk typed
-village_repairs as (
-    select typed_township, typed_village, min(village_key) as village_key
+typed_townships as (
+    select t.address, w.township_code
+    from typed as t
+    inner join townships as w on w.full_name = t.typed_township
+    union
+    select t.address, w.township_code
+    from typed as t
+    inner join townships as w on w.stem = regexp_replace(t.typed_township, '{{ township_words }}$', '')
+),
+
+-- the village: the longest name that starts the text after the township (or after the county, when what looked
+-- like a township's stem was the start of the village's name)
+village_prefixes as materialized (
+    select x.address, x.after_township, x.text, substr(x.text, 1, l.n) as prefix
     from (
-        select u.typed_township, u.typed_village, v.village_key, v.township_key = u.typed_township as same_township,
-               count(*) over (partition by u.typed_township, u.typed_village) as n_all,
-               count(*) filter (where v.township_key = u.typed_township)
-                   over (partition by u.typed_township, u.typed_village) as n_same
-        from unknown_villages as u
-        inner join villages as v
-            on char_length(v.village_key) = char_length(u.typed_village)
-           and util.hub_substitutions(u.typed_village, v.village_key) = 1
-    ) as c
+        select address, after_head as text, true as after_township from typed
+        union all
+        select address, after_county, false from typed where typed_township is not null
+    ) as x
+    cross join lateral generate_series(2, least(12, char_length(x.text))) as l(n)
+),
+
+village_hits as materialized (
+    select x.address, x.after_township, n.village_code, n.township_code, n.exact_name,
+           char_length(n.name) as name_length,
+           substr(x.text, char_length(n.name) + 1) as rest
+    from village_prefixes as x
+    inner join village_names as n on n.name = x.prefix
+),
+
+village_best as (
+    select *,
+           rank() over (partition by address order by name_length desc, exact_name desc, after_township desc) as rk
+    from village_hits
+    -- a stem must be followed by a level word or a number (人民 of 人民社区 is not 人民路)
+    where exact_name or rest ~ '^(?:{{ village_words }}|{{ numeral }})'
+),
+
+-- villages named exactly (in full or by stem); restricted to the typed township when one was typed
+named_villages as (
+    select b.address, b.village_code,
+           case when b.exact_name then b.rest else regexp_replace(b.rest, '^{{ village_words }}', '') end as rest,
+           false as repaired, b.exact_name,
+           bool_or(tt.township_code is null or tt.township_code = b.township_code) as in_typed_township
+    from village_best as b
+    left join typed_townships as tt on tt.address = b.address
+    where b.rk = 1
+    group by b.address, b.village_code, b.rest, b.exact_name
+),
+
+-- an unknown village name (a typo: 洪旗村 for 红旗村): a village of the county one edit away, exactly one, or
+-- exactly one in the township typed
+unknown_villages as materialized (
+    select t.address, t.typed_township,
+           substring(t.after_head from '^(.{2,10}?{{ village_words }})') as typed_village,
+           substring(t.after_head from '^.{2,10}?{{ village_words }}(.*)$') as rest
+    from typed as t
+    where t.address not in (select n.address from named_villages as n)
+),
+
+repair_candidates as (
+    select u.address, u.rest, v.village_code,
+           tt.township_code = v.township_code as same_township,
+           count(*) over (partition by u.address) as n_all,
+           count(*) filter (where tt.township_code = v.township_code) over (partition by u.address) as n_same
+    from unknown_villages as u
+    inner join villages as v
+        on abs(char_length(v.full_name) - char_length(u.typed_village)) <= 1
+       and char_length(u.typed_village) >= 3
+       and util.hub_edit_distance(u.typed_village, v.full_name) = 1
+    left join typed_townships as tt on tt.address = u.address
+),
+
+repaired_villages as (
+    select address, village_code, rest, true as repaired, true as in_typed_township
+    from repair_candidates
     where n_all = 1 or (n_same = 1 and same_township)
-    group by 1, 2
 ),
 
-typo_repairs as (
-    select t.address, r.village_key
-    from typed_villages as t
-    inner join village_repairs as r
-        on r.typed_village = t.typed_village and r.typed_township is not distinct from t.typed_township
-),
-
-candidates as (
-    select a.address, a.address_key, a.address_key as match_key, false as repaired
-    from addresses as a
+address_villages as (
+    select address, village_code, rest, repaired, util.hub_addr_rest(rest) as parts
+    from (
+        select address, village_code, rest, repaired,
+               -- a typed township that does not hold the village: trust the village only when no other does
+               rank() over (partition by address order by in_typed_township desc, exact_name desc) as rk
+        from named_villages
+    ) as n
+    where rk = 1
     union all
-    select a.address, a.address_key, replace(a.address_key, t.typed_village, r.village_key), true
-    from addresses as a
-    inner join typed_villages as t on t.address = a.address
-    inner join typo_repairs as r on r.address = a.address
+    select address, village_code, rest, repaired, util.hub_addr_rest(rest)
+    from repaired_villages
 ),
 
-exact_matches as (
-    select c.address, c.repaired, k.building_id, k.grid_code, k.village_code
-    from candidates as c
-    inner join unique_keys as k on k.match_key = c.match_key
+address_parts as (
+    select address, village_code, repaired, parts, util.hub_addr_rest_key(parts) as rest_key,
+           count(*) over (partition by address) as n_villages
+    from address_villages
 ),
 
-prefix_matches as (
-    select c.address, c.repaired, p.grid_code, p.village_code
-    from candidates as c
-    inner join unique_prefixes as p on p.prefix = c.match_key
-    -- `not in`, a hashed lookup: PostgreSQL estimates one row for these CTEs and planned `not exists` as a
-    -- nested loop over every exact match for every candidate (18 s on county)
-    where c.address not in (select e.address from exact_matches as e where e.address is not null)
+-- the registry, read the same way after its own village's name
+buildings as (
+    select b.building_id, b.grid_code, g.village_code,
+           util.hub_addr_rest(substr(c.cleaned, c.cut)) as parts
+    from {{ ref('stg_grid__buildings') }} as b
+    inner join {{ ref('stg_grid__grids') }} as g on g.grid_code = b.grid_code
+    inner join villages as v on v.village_code = g.village_code
+    cross join lateral (
+        select util.hub_addr_clean(b.std_address) as cleaned
+    ) as s
+    cross join lateral (
+        select s.cleaned,
+               case when strpos(s.cleaned, v.full_name) > 0 then strpos(s.cleaned, v.full_name) + char_length(v.full_name)
+                    when strpos(s.cleaned, v.stem) > 0 then strpos(s.cleaned, v.stem) + char_length(v.stem)
+                    else 1 end as cut
+    ) as c
 ),
 
-building_matches as (
-    select address, building_id, grid_code, village_code,
-           case when repaired then 'address_repaired' else 'address' end as match_level,
-           row_number() over (partition by address order by repaired) as rn
-    from exact_matches
+building_keys as (
+    select building_id, grid_code, village_code, parts, util.hub_addr_rest_key(parts) as rest_key from buildings
+),
+
+grids_per_village as (
+    select village_code, min(grid_code) as grid_code, count(distinct grid_code) as n_grids
+    from {{ ref('stg_grid__grids') }}
+    group by 1
+),
+
+-- 1. exact: the whole rest, or the house number when the address names no building and the number is one building
+exact_candidates as (
+    select a.address, a.repaired, k.building_id, k.grid_code, k.village_code
+    from address_parts as a
+    inner join building_keys as k on k.village_code = a.village_code and k.rest_key = a.rest_key
     union all
-    select address, null, grid_code, village_code,
-           case when repaired then 'address_prefix_repaired' else 'address_prefix' end,
-           row_number() over (partition by address order by repaired)
-    from prefix_matches
+    select a.address, a.repaired, k.building_id, k.grid_code, k.village_code
+    from address_parts as a
+    inner join building_keys as k
+        on k.village_code = a.village_code and k.parts[1] = a.parts[1] and k.parts[2] = a.parts[2]
+    where a.parts[3] is null and a.parts[4] is null and k.parts[3] is not null
 ),
 
--- the village fallback is for addresses no building matched: every address x every village is a substring
--- scan, so only those are scanned (county: ~450 candidates instead of 190k), and they are materialised once
--- (inlined, the filter ran again for each of the 182 villages: 14 s)
-unmatched_candidates as materialized (
-    select * from candidates
-    where address not in (
-        select b.address from building_matches as b where b.rn = 1 and b.village_code is not null and b.address is not null
-    )
+-- one answer per address and step: a building when exactly one, a grid when all candidates share it
+placed_exact as (
+    select address, bool_or(repaired) as repaired, 1 as step, 'exact' as method, null::int as distance,
+           min(building_id) as building_id, min(grid_code) as grid_code, min(village_code) as village_code
+    from exact_candidates
+    group by address
+    having count(distinct building_id) = 1
 ),
 
-village_matches as (
-    select c.address, v.village_code,
-           row_number() over (partition by c.address order by c.repaired, char_length(v.village_key) desc) as rn
-    from unmatched_candidates as c
-    inner join villages as v on strpos(c.match_key, v.village_key) > 0
+-- 2. prefixes whose buildings lie in one grid: the house number (building left out), the group or road, the village
+prefix_candidates as (
+    select a.address, a.repaired, 'number' as method, k.grid_code, k.village_code, k.building_id
+    from address_parts as a
+    inner join building_keys as k
+        on k.village_code = a.village_code and k.parts[1] = a.parts[1] and k.parts[2] = a.parts[2]
+    where a.parts[3] is null and a.parts[4] is null
+    union all
+    select a.address, a.repaired, 'group', k.grid_code, k.village_code, k.building_id
+    from address_parts as a
+    inner join building_keys as k on k.village_code = a.village_code and k.parts[1] = a.parts[1]
+    where a.parts[2] is null and a.parts[4] is null
+    union all
+    select a.address, a.repaired, 'village', g.grid_code, a.village_code, null
+    from address_parts as a
+    inner join grids_per_village as g on g.village_code = a.village_code and g.n_grids = 1
+    where a.rest_key = '|||'
+),
+
+placed_prefix as (
+    select address, bool_or(repaired) as repaired, 2 as step, method, null::int as distance,
+           case when method = 'number' and count(distinct building_id) = 1 then min(building_id) end as building_id,
+           min(grid_code) as grid_code, min(village_code) as village_code
+    from prefix_candidates
+    where address not in (select address from placed_exact)
+    group by address, method
+    having count(distinct grid_code) = 1
+),
+
+-- 3. the closest rests of the village, for addresses neither 1 nor 2 placed
+unplaced as materialized (
+    select * from address_parts as a
+    where a.address not in (select address from placed_exact)
+      and a.address not in (select address from placed_prefix)
+      and a.rest_key <> '|||'
+),
+
+similar_candidates as (
+    select address, repaired, distance, grid_code, village_code, building_id
+    from (
+        select u.address, u.repaired, k.grid_code, k.village_code, k.building_id,
+               util.hub_edit_distance(u.rest_key, k.rest_key) as distance,
+               min(util.hub_edit_distance(u.rest_key, k.rest_key)) over (partition by u.address) as best
+        from unplaced as u
+        inner join building_keys as k on k.village_code = u.village_code
+    ) as d
+    where distance = best and distance <= {{ var('address_max_edit_distance', 1) }}
+),
+
+placed as (
+    select * from placed_exact
+    union all
+    select * from placed_prefix
+    union all
+    select address, bool_or(repaired), 3, 'similar', min(distance),
+           case when count(distinct building_id) = 1 then min(building_id) end,
+           min(grid_code), min(village_code)
+    from similar_candidates
+    group by address
+    having count(distinct grid_code) = 1
+),
+
+best_placed as (
+    select distinct on (address) *
+    from placed
+    order by address, step, case method when 'number' then 1 when 'group' then 2 else 3 end
+),
+
+-- the village alone: named (one village), else any village name found in the address (longest)
+village_only as (
+    select address, min(village_code) as village_code, bool_or(repaired) as repaired
+    from address_parts
+    group by address
+    having count(distinct village_code) = 1
+),
+
+village_scan as (
+    select distinct on (a.address) a.address, v.village_code
+    from addresses as a
+    inner join villages as v on strpos(a.cleaned, v.full_name) > 0
+    where a.address not in (select address from address_parts)
+    order by a.address, char_length(v.full_name) desc, v.village_code
 ),
 
 final as (
@@ -186,14 +372,27 @@ final as (
         a.address_key,
         b.building_id,
         b.grid_code,
-        coalesce(b.village_code, v.village_code) as village_code,
-        coalesce(b.match_level, case when v.village_code is not null then 'village_only' else 'unassigned' end)
-            as match_level
+        coalesce(b.village_code, o.village_code, s.village_code) as village_code,
+        case
+            when b.step is not null then
+                case b.step when 1 then 'address' when 2 then 'address_prefix' else 'address_similar' end
+                || case when b.repaired then '_repaired' else '' end
+            when o.village_code is not null or s.village_code is not null then 'village_only'
+            else 'unassigned'
+        end as match_level,
+        case
+            when b.step is not null then b.method || case when b.repaired then '_repaired_village' else '' end
+            when o.village_code is not null then 'village_name' || case when o.repaired then '_repaired' else '' end
+            when s.village_code is not null then 'village_scan'
+            when a.address in (select address from address_parts) then 'village_ambiguous'
+            else 'none'
+        end as match_method,
+        b.distance as edit_distance
     from addresses as a
-    left join (
-        select distinct on (address) * from building_matches where rn = 1 order by address, match_level
-    ) as b on b.address = a.address
-    left join village_matches as v on v.address = a.address and v.rn = 1
+    left join best_placed as b on b.address = a.address
+    left join village_only as o on o.address = a.address
+    left join village_scan as s on s.address = a.address
 )
 
-select * from final
+select f.*, {{ address_match_confidence('f.match_method') }} as match_confidence
+from final as f
