@@ -60,7 +60,7 @@ def rejected_drops(conn: psycopg.Connection) -> list[dict[str, Any]]:
 def drift(conn: psycopg.Connection) -> list[dict[str, Any]]:
     if not _exists(conn, "ops.schema_drift"):
         return []
-    return _rows(conn, """select feed, object, column_name, kind, severity, expected, actual, detail, last_seen
+    return _rows(conn, """select feed, object, column_name, kind, severity, expected, actual, detail, first_seen, last_seen
                           from ops.schema_drift order by feed, object, severity, column_name""")
 
 
@@ -122,8 +122,11 @@ def publication_message() -> str | None:
     with db.connect() as conn:
         ensure_ops(conn)
         failing = failing_objects(conn)
-        rejected = rejected_drops(conn)
-        warnings = [d for d in drift(conn) if d["severity"] == "warning"]
+        # a refusal or a drift warning is news once: the versions after it stay quiet (hub status and the
+        # scorecard keep listing what is outstanding)
+        last = conn.execute("select max(published_at) from ops.publication where gate_success").fetchone()[0]
+        rejected = [r for r in rejected_drops(conn) if last is None or r["rejected_at"] > last]
+        warnings = [d for d in drift(conn) if d["severity"] == "warning" and (last is None or d["first_seen"] > last)]
     if failing:
         lines.append("not loaded (their last extract failed; the last good data of these objects is published, "
                      "the next successful extract takes them in):")
