@@ -59,9 +59,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from govhub import build_lock
     from govhub.orchestrate import run_pipeline
 
     started = time.perf_counter()
+    holder = build_lock.holder()
+    if holder:
+        print(f"one warehouse build at a time: the build lock is held by {holder.describe()}; this run's extracts "
+              "go ahead, its build waits for the lock", file=sys.stderr, flush=True)
     outcomes = run_pipeline(full_refresh=args.full_refresh, feeds=args.feed, strict=args.strict)
     for o in outcomes:
         print(f"{o.dag_id:<22} {o.state:<8} {o.seconds:>6.1f}s  {o.tasks}")
@@ -150,7 +155,9 @@ def status_rows() -> dict[str, object]:
         """select count(*) filter (where not success and blocking), count(*) filter (where not success and not blocking),
                   count(*) from ops.validation_result where run_id = (select run_id from ops.validation_result
                   order by validated_at desc limit 1)""")
-    return {"feeds": feeds, "publication": publication, "gate": gate, "held": held}
+    from govhub.build_lock import holder
+
+    return {"feeds": feeds, "publication": publication, "gate": gate, "held": held, "build_lock": holder()}
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -166,6 +173,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if s["gate"] and s["gate"][0][2]:
         blocking, warn, total = s["gate"][0]
         print(f"Last gate: {total} expectations, {blocking} blocking failures, {warn} warnings")
+    if s["build_lock"]:
+        print(f"Warehouse build running (one at a time; others wait): {s['build_lock'].describe()}")
     if s["publication"]:
         v, at, ok, msg = s["publication"][0]
         print(f"Last publication attempt: version {v} at {at}: {'published' if ok else 'BLOCKED'}"

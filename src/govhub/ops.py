@@ -127,6 +127,25 @@ create table if not exists ops.batch_hold (
 );
 create or replace view ops.held_batch as
     select batch_id, feed, object, held_at, reason, run_id from ops.batch_hold where released_at is null;
+-- One warehouse build at a time (govhub.build_lock): the run holding the build now, and each run's hold.
+create table if not exists ops.build_lock (
+    lock_name text primary key default 'warehouse' check (lock_name = 'warehouse'),
+    run_id text not null,
+    host text not null,
+    pid int not null,               -- the process of the task now running (or that ran last)
+    scope text not null,            -- process: the advisory lock is kept between tasks; task: per task
+    stage text not null,            -- the task running now, or 'between'
+    acquired_at timestamptz not null default now(),
+    updated_at timestamptz not null default now()
+);
+create table if not exists ops.build_run (
+    run_id text primary key,
+    acquired_at timestamptz not null default now(),
+    waited_seconds double precision not null default 0,
+    released_at timestamptz,
+    outcome text,                   -- released / taken over (presumed gone: killed, crashed)
+    note text
+);
 create table if not exists ops.publication (
     version bigserial primary key,
     published_at timestamptz not null default now(),

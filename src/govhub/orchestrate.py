@@ -40,9 +40,15 @@ def run_dag(dag_id: str, conf: dict[str, Any] | None = None, bag=None, raise_on_
     bag = bag or dagbag()
     if bag.import_errors:
         raise DagRunFailed(f"DAG import errors: {bag.import_errors}")
+    from govhub import build_lock
+
     dag = bag.dags[dag_id]
     started = time.perf_counter()
-    run = dag.test(run_conf=conf or None)
+    build_lock.IN_PROCESS = True  # dag.test() runs the tasks here, one after the other: keep the lock between them
+    try:
+        run = dag.test(run_conf=conf or None)
+    finally:
+        build_lock.release_own()  # whatever happened, this process (which may go on living) holds no build lock
     tasks = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     outcome = DagOutcome(dag_id, str(run.state), tasks, round(time.perf_counter() - started, 1))
     if raise_on_failure and (outcome.state != "success" or any(s != "success" for s in tasks.values())):
