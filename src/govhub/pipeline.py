@@ -265,7 +265,7 @@ def gate_and_publish(run_id: str) -> int:
 
         try:
             with_holds(gate_once, gate_failures, run_id, "quality gate")
-        except (gate.GateFailed, BuildFailed) as exc:
+        except (gate.GateFailed, gate.GateError, BuildFailed) as exc:
             publish.record_blocked(run_id, str(exc))
             raise
         with db.connect() as conn:

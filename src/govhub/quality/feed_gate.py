@@ -34,11 +34,12 @@ from govhub import db
 from govhub.extract.registry import Feed, load_registry
 from govhub.ops import ensure_ops
 from govhub.quality.gate import RESULT_FORMAT, SUITES_DIR, _redact, quote_ident
+from govhub.quality.gate import raised as _raised
 from govhub.settings import WAREHOUSE_DB
 
 log = logging.getLogger(__name__)
 FEEDS_SUITE = SUITES_DIR / "feeds.yml"
-SCRATCH_SCHEMA = "feed_gate"  # unlogged per-run copies of the new rows, dropped after validation
+SCRATCH_PREFIX = "feed_gate_"  # + a digest of the run id: unlogged per-run copies of the new rows, dropped after
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the contract: every naive timestamp is Asia/Shanghai
 USABLE_ID = ["valid", "repaired"]  # util.hub_id_status: what staging can use (repaired = legacy 15, spaces, x ...)
 # New batches: succeeded since the last successful publication and never judged by an earlier hold (a held or
@@ -47,6 +48,38 @@ NEW_BATCHES = """select batch_id from ops.batch as b where status = 'succeeded'
   and finished_at > coalesce((select max(published_at) from ops.publication where gate_success), '-infinity')
   and not exists (select from ops.batch_hold as h where h.batch_id = b.batch_id)"""
 PENDING = NEW_BATCHES + " and feed = {feed} and object = {obj}"
+
+
+class FeedGateError(RuntimeError):
+    """The feed gate itself failed (a scratch table gone, a query or GX error): the hub's error, not a department's.
+    Nothing is held and no verdict is recorded; the run fails and says so."""
+
+
+def scratch_schema(run_id: str) -> str:
+    """The run's own scratch schema: concurrent or crashed runs never read each other's copies."""
+    import hashlib
+
+    return SCRATCH_PREFIX + hashlib.sha1(run_id.encode()).hexdigest()[:16]
+
+
+def drop_stale_scratch(run_id: str) -> list[str]:
+    """Drop the scratch schemas of other runs (crashed ones: a finished run drops its own). Only the holder of
+    the warehouse build lock runs a feed gate, so while it holds it every other scratch schema is a leftover;
+    without the lock (a direct call, a test) nothing is dropped. Returns the schemas dropped."""
+    from govhub import build_lock
+
+    if not build_lock.holds_lock(run_id):
+        return []
+    mine = scratch_schema(run_id)
+    with db.connect() as conn:
+        stale = [r[0] for r in conn.execute(
+            "select nspname from pg_namespace where (starts_with(nspname, %s) or nspname = 'feed_gate') "
+            "and nspname <> %s", (SCRATCH_PREFIX, mine))]
+        for schema in stale:
+            conn.execute(f"drop schema if exists {quote_ident(schema)} cascade")
+    if stale:
+        log.warning("feed gate %s: dropped the scratch state of crashed runs: %s", run_id, ", ".join(stale))
+    return stale
 
 
 @dataclass
@@ -396,21 +429,30 @@ def run_feed_gate(run_id: str, suites: dict[str, Any] | None = None) -> FeedGate
     import great_expectations as gx
 
     started = time.perf_counter()
-    p, pending = plan(suites=suites)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        context = gx.get_context(mode="ephemeral")
-        url = db.server().url(WAREHOUSE_DB, driver="postgresql+psycopg")
-        datasource = context.data_sources.add_or_update_sql(name="warehouse_feeds", connection_string=url)
-    by_asset: dict[str, list[_Planned]] = {}
-    for item in p.items:
-        by_asset.setdefault(item.asset, []).append(item)
-    scratch = _materialise(p, [k for k in by_asset if k.endswith(".rows")])
+    drop_stale_scratch(run_id)
+    schema = scratch_schema(run_id)
     try:
-        outcomes = _validate(context, datasource, p, by_asset, scratch)
-    finally:
-        with db.connect() as conn:
-            conn.execute(f"drop schema if exists {SCRATCH_SCHEMA} cascade")  # copies of raw values: never left behind
+        p, pending = plan(suites=suites)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # ephemeral: GX's runtime state (data source, assets, suites, results) lives in this process only,
+            # and the feed gate renders no Data Docs, so concurrent runs share no GX state
+            context = gx.get_context(mode="ephemeral")
+            url = db.server().url(WAREHOUSE_DB, driver="postgresql+psycopg")
+            datasource = context.data_sources.add_or_update_sql(name="warehouse_feeds", connection_string=url)
+        by_asset: dict[str, list[_Planned]] = {}
+        for item in p.items:
+            by_asset.setdefault(item.asset, []).append(item)
+        try:
+            scratch = _materialise(p, [k for k in by_asset if k.endswith(".rows")], schema)
+            outcomes = _validate(context, datasource, p, by_asset, scratch)
+        finally:
+            with db.connect() as conn:
+                conn.execute(f"drop schema if exists {schema} cascade")  # copies of raw values: never left behind
+    except FeedGateError as exc:
+        raise FeedGateError(_internal(run_id, str(exc))) from exc
+    except Exception as exc:
+        raise FeedGateError(_internal(run_id, f"{type(exc).__name__}: {exc}")) from exc
     verdicts: dict[str, FeedVerdict] = {}
     for name in (suites or load_feed_suites()).get("feeds", {}):
         mine = [o for o in outcomes if o.feed == name]
@@ -434,7 +476,12 @@ def run_feed_gate(run_id: str, suites: dict[str, Any] | None = None) -> FeedGate
     return report
 
 
-def _materialise(p: _Plan, keys: list[str]) -> dict[str, str]:
+def _internal(run_id: str, what: str) -> str:
+    return (f"feed gate {run_id} failed inside the hub, not on a department's data: {_redact(what)[:1000]}. "
+            "Nothing was held and no verdict recorded; fix the hub and run again")
+
+
+def _materialise(p: _Plan, keys: list[str], schema: str) -> dict[str, str]:
     """New rows with their derived columns (ID status, date check ...) computed once, in an unlogged scratch
     table per object: every GX metric then reads a plain table instead of re-evaluating the derivations."""
     scratch: dict[str, str] = {}
@@ -443,10 +490,10 @@ def _materialise(p: _Plan, keys: list[str]) -> dict[str, str]:
         # util.hub_id_birth_ok still used an exception block, which cannot run in a parallel worker); the
         # function is pure SQL now and the failure was not reproduced, but the scratch copy is cheap serially
         conn.execute("set local max_parallel_workers_per_gather = 0")
-        conn.execute(f"drop schema if exists {SCRATCH_SCHEMA} cascade")
-        conn.execute(f"create schema {SCRATCH_SCHEMA}")
+        conn.execute(f"drop schema if exists {schema} cascade")
+        conn.execute(f"create schema {schema}")
         for n, key in enumerate(keys):
-            table = f"{SCRATCH_SCHEMA}.t{n}"
+            table = f"{schema}.t{n}"
             conn.execute(f"create unlogged table {table} as {p.queries[key]}")
             scratch[key] = f"select * from {table}"
     return scratch
@@ -464,6 +511,7 @@ def _validate(context: Any, datasource: Any, p: _Plan, by_asset: dict[str, list[
         validations.append(context.validation_definitions.add(
             gx.ValidationDefinition(name=f"feed_gate.{key}", data=batch_def, suite=suite)))
     outcomes: list[FeedOutcome] = []
+    planned = sum(len(items) for items in by_asset.values())
     if validations:
         checkpoint = context.checkpoints.add(gx.Checkpoint(
             name="feed_gate", validation_definitions=validations, result_format=RESULT_FORMAT))
@@ -471,14 +519,37 @@ def _validate(context: Any, datasource: Any, p: _Plan, by_asset: dict[str, list[
         for validation in result.run_results.values():
             key = validation.suite_name.removeprefix("feeds.")
             items = by_asset[key]
-            for r in validation.results:
+            results = [(r, next(i for i in items if i.expectation.meta["id"] == (r.expectation_config.meta or {})
+                                .get("id"))) for r in validation.results]
+            missing = _missing_columns(results)
+            for r, item in results:
                 meta = r.expectation_config.meta or {}
-                item = next(i for i in items if i.expectation.meta["id"] == meta.get("id"))
+                # an expectation GX could not compute, or a copy without columns, is the gate's own failure:
+                # never a verdict on the department (a vanished scratch table once read as "every column missing").
+                # Only a check on a contract column the raw table lacks fails on the feed, as before.
+                error = _raised(r)
+                if error is not None and str(item.words.get("source_column", "")).lower() not in missing:
+                    raise FeedGateError(f"{key}, {meta.get('name', '')}: {error}")
                 outcomes.append(FeedOutcome(
                     feed=item.feed, object=item.object, table=p.tables[key], expectation=meta.get("name", ""),
                     column=item.words.get("source_column"), blocking=bool(meta.get("blocking")),
                     success=bool(r.success), observed=_words(item, r)))
+    if len(outcomes) != planned:
+        raise FeedGateError(f"GX returned {len(outcomes)} results for {planned} planned expectations")
     return outcomes
+
+
+def _missing_columns(results: list[tuple[Any, _Planned]]) -> set[str]:
+    """Contract columns the copy lacks (from the 'every contract column present' check); a copy with no columns at
+    all is no department's doing: it raises FeedGateError."""
+    for r, item in results:
+        if item.words["kind"] != "columns" or _raised(r):
+            continue
+        observed = {str(c).strip('"') for c in ((r.result or {}).get("observed_value") or [])}
+        if not observed:
+            raise FeedGateError(f"no columns observed in the copy of {item.asset} (scratch table gone?)")
+        return set(item.words["expected"]) - observed
+    return set()
 
 
 def _record(run_id: str, outcomes: list[FeedOutcome], verdicts: dict[str, FeedVerdict]) -> None:

@@ -42,6 +42,22 @@ class GateFailed(RuntimeError):
         self.failed = failed or []
 
 
+class GateError(RuntimeError):
+    """The gate itself failed (a query or GX error, a table it cannot read): the hub's error, never a verdict on a
+    department's data — no feed is held for it and `published` is left unchanged."""
+
+
+def raised(result: Any) -> str | None:
+    """The exception GX caught while computing an expectation (its metrics), if any. GX reports it either as one
+    dict or as a dict per failed metric."""
+    info = getattr(result, "exception_info", None) or {}
+    infos = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    for i in infos:
+        if i.get("raised_exception"):
+            return str(i.get("exception_message") or "an exception without a message")
+    return None
+
+
 @dataclass
 class ExpectationOutcome:
     suite: str
@@ -52,6 +68,7 @@ class ExpectationOutcome:
     success: bool
     observed: str
     scanned_columns: list[str] | None = None
+    error: str | None = None  # GX could not compute it: the gate's own failure
 
 
 def load_suites(directory: Path = SUITES_DIR) -> dict[str, dict[str, Any]]:
@@ -137,7 +154,22 @@ def _context():
 
 
 def run_gate(run_id: str, schema: str = "audit", tables: list[str] | None = None) -> list[ExpectationOutcome]:
-    """Validate every suite's table in ``schema``; record outcomes; raise GateFailed on a blocking failure."""
+    """Validate every suite's table in ``schema``; record outcomes; raise GateFailed on a blocking failure and
+    GateError when the gate itself fails (then nothing is recorded as a verdict)."""
+    try:
+        return _run_gate(run_id, schema, tables)
+    except (GateFailed, GateError):
+        raise
+    except Exception as exc:
+        raise GateError(_internal(run_id, f"{type(exc).__name__}: {exc}")) from exc
+
+
+def _internal(run_id: str, what: str) -> str:
+    return (f"quality gate {run_id} failed inside the hub, not on a department's data: {_redact(what)[:1000]}. "
+            "`published` left unchanged and no feed held; fix the hub and run again")
+
+
+def _run_gate(run_id: str, schema: str, tables: list[str] | None) -> list[ExpectationOutcome]:
     import great_expectations as gx
 
     started = time.perf_counter()
@@ -171,6 +203,9 @@ def run_gate(run_id: str, schema: str = "audit", tables: list[str] | None = None
         name="publication_gate", validation_definitions=validations, result_format=RESULT_FORMAT))
     result = checkpoint.run()
     outcomes = _outcomes(result, suites)
+    errors = [o for o in outcomes if o.error]
+    if errors:
+        raise GateError(_internal(run_id, "; ".join(f"{o.suite}, {o.expectation}: {o.error}" for o in errors[:5])))
     for o in outcomes:  # name the columns (and row counts) of a failed ID-number scan; values stay unread
         if o.expectation == "no clear ID numbers" and not o.success and o.scanned_columns:
             found = id_number_columns(schema, o.table, o.scanned_columns)
@@ -230,12 +265,13 @@ def _outcomes(result: Any, suites: dict[str, dict[str, Any]]) -> list[Expectatio
             observed = res.get("observed_value")
             if observed is None and "unexpected_count" in res:
                 observed = f"{res.get('unexpected_count')} unexpected ({res.get('unexpected_percent') or 0:.2f}%)"
-            if observed is None and r.exception_info and r.exception_info.get("raised_exception"):
-                observed = "error: " + str(r.exception_info.get("exception_message"))[:300]
+            error = raised(r)
+            if observed is None and error:
+                observed = "error: " + error[:300]
             outcomes.append(ExpectationOutcome(
                 suite=suite_name, table=by_suite.get(suite_name, suite_name), expectation=meta.get("name", cfg.type),
                 column=cfg.kwargs.get("column"), blocking=bool(meta.get("blocking", True)), success=bool(r.success),
-                scanned_columns=meta.get("scanned_columns"),
+                scanned_columns=meta.get("scanned_columns"), error=error,
                 observed=_redact(json.dumps(observed, default=str, ensure_ascii=False) if observed is not None else "n/a")))
     return outcomes
 
