@@ -28,8 +28,10 @@ run <code>hub report</code> to build it now.</p>"""
 
 # Module attribute so that tests can override it (app.dependency_overrides[authenticated]).
 authenticated = requires_authenticated()
+# No /docs, /redoc or /openapi.json: the API server's own docs describe Airflow's API; this app's routes are
+# pages for people who logged in, not an API to advertise to whoever can reach the server.
 app = FastAPI(title="govhub data quality", description="Per-department scorecard and GX Data Docs",
-              dependencies=[Depends(authenticated)])
+              dependencies=[Depends(authenticated)], docs_url=None, redoc_url=None, openapi_url=None)
 
 
 @app.get("/", response_class=HTMLResponse, response_model=None)

@@ -36,8 +36,8 @@
     {{ map_code(column, 'sex') }}
 {%- endmacro %}
 
-{# The keyed hash of an ID number (HMAC with var id_hash_key): the only form an ID number takes in `published`,
-   and the stem of a resident_key. #}
+{# The keyed hash of an ID number (HMAC-SHA256 with the key govhub.keys installs; it never appears in SQL): the
+   only form an ID number takes in `published`, and the stem of a resident_key. #}
 {% macro keyed_id_hash(column) -%}
-    util.hub_id_hash({{ column }}, '{{ var("id_hash_key") }}')
+    util.hub_id_hash({{ column }})
 {%- endmacro %}

@@ -127,10 +127,17 @@ create or replace function util.hub_substitutions(a text, b text) returns int la
               then (select count(*)::int from generate_series(1, char_length(a)) as i
                     where substr(a, i, 1) <> substr(b, i, 1)) end
 $$;
-create or replace function util.hub_id_hash(id18 text, hash_key text) returns text language sql immutable parallel safe as $$
-  -- keyed SHA-256 (pgcrypto's hmac is not in every PostgreSQL build; the key is a secret prefix)
-  select case when id18 is null then null else encode(sha256(convert_to(hash_key || ':' || id18, 'UTF8')), 'hex') end
+drop function if exists util.hub_id_hash(text, text);
+create or replace function util.hub_id_hash(id18 text) returns text language sql stable parallel safe as $$
+  -- HMAC-SHA256 (RFC 2104) of the ID number with the hub's pseudonymisation key. The embedded server has no
+  -- pgcrypto, so HMAC is built from core sha256(): H((K xor opad) || H((K xor ipad) || m)), the padded keys read
+  -- from hub_secret.id_hash_key as the caller (only the transformer may read it; govhub.keys installs it). No
+  -- key ever appears in compiled SQL.
+  select case when id18 is null then null
+              else encode(sha256(k.outer_key || sha256(k.inner_key || convert_to(id18, 'UTF8'))), 'hex') end
+  from hub_secret.id_hash_key as k
 $$;
+revoke execute on function util.hub_id_hash(text) from public;
 create or replace function util.hub_mask_name(name text) returns text language sql immutable parallel safe as $$
   -- 张三 -> 张*, 张三明 -> 张*明, 欧阳明华 -> 欧**华
   select case when name is null or name = '' then null

@@ -5,6 +5,7 @@ Must run before ``airflow`` is imported: Airflow reads its configuration at impo
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -44,7 +45,8 @@ def ensure_metadata_db() -> None:
     """``airflow db migrate`` once per metadata database (stamp file avoids the 5 s on every command)."""
     env = configure()
     stamp = Path(env["AIRFLOW_HOME"]) / ".migrated"
-    url = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    # the stamp names the metadata database by a digest of its URL: the file never holds the password
+    url = hashlib.sha256(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].encode()).hexdigest()
     if stamp.exists() and stamp.read_text() == url:
         return
     db.ensure_databases([AIRFLOW_DB])

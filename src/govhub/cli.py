@@ -18,11 +18,14 @@ def _print(obj: object) -> None:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from govhub import db
+    from govhub.ops import ensure_ops
 
     address = db.server()
     db.ensure_databases()
+    with db.connect() as conn:  # ops schema, the least-privilege roles and their grants (govhub.roles)
+        ensure_ops(conn)
     where = "HUB_DATABASE_URL" if os.environ.get("HUB_DATABASE_URL") else f"embedded, data in {hub_home() / 'pgdata'}"
-    print(f"PostgreSQL ready ({where}): {address.url('warehouse')}")
+    print(f"PostgreSQL ready ({where}): {address.display_url('warehouse')}")  # never the password
     try:
         from govhub.sim import justice  # noqa: F401  (simulated justice API, when present)
 

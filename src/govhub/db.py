@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -28,8 +30,41 @@ def server(start: bool = True) -> ServerAddress:
     return address
 
 
-def connect(database: str = WAREHOUSE_DB, autocommit: bool = False, **kwargs: Any) -> psycopg.Connection:
-    return psycopg.connect(server().conninfo(database), autocommit=autocommit, **kwargs)
+# The hub's component roles (govhub.roles creates them). A component connects to the warehouse as its role:
+# extracts as LOADER, dbt and linkage as TRANSFORMER, the swap as PUBLISHER.
+LOADER, TRANSFORMER, PUBLISHER = "hub_loader", "hub_transformer", "hub_publisher"
+_acting_role: contextvars.ContextVar[str | None] = contextvars.ContextVar("govhub_db_role", default=None)
+
+
+@contextlib.contextmanager
+def acting_as(role: str) -> Iterator[None]:
+    """Inside this block, ``connect()`` / ``conninfo()`` to the warehouse log in as ``role``."""
+    token = _acting_role.set(role)
+    try:
+        yield
+    finally:
+        _acting_role.reset(token)
+
+
+def role_address(role: str) -> ServerAddress:
+    """The server address logged in as a component role. Its password comes from ``HUB_PG_PASSWORD_<ROLE>``
+    (e.g. ``HUB_PG_PASSWORD_LOADER``); the embedded server trusts its socket and needs none."""
+    env = "HUB_PG_PASSWORD_" + role.removeprefix("hub_").upper()
+    return server().as_user(role, os.environ.get(env, ""))
+
+
+def conninfo(database: str = WAREHOUSE_DB, role: str | None = None) -> str:
+    role = role or _acting_role.get()
+    if role and database == WAREHOUSE_DB:
+        return role_address(role).conninfo(database)
+    return server().conninfo(database)
+
+
+def connect(database: str = WAREHOUSE_DB, autocommit: bool = False, role: str | None = None,
+            **kwargs: Any) -> psycopg.Connection:
+    """A connection to ``database``: as the admin of ``HUB_DATABASE_URL`` (or the embedded superuser), or as
+    ``role`` (or the role of an enclosing ``acting_as``) for the warehouse."""
+    return psycopg.connect(conninfo(database, role), autocommit=autocommit, **kwargs)
 
 
 def ensure_databases(names: Iterable[str] = ALL_DATABASES) -> list[str]:

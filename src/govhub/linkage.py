@@ -145,7 +145,7 @@ def link_probabilistically() -> int:
     links: list[tuple[str, str, float]] = []
     if len(unknown) and len(known) >= 100:
         links = choose_links(predict(known, unknown), set(unknown.uid), registers)
-    with db.connect() as conn:
+    with db.connect(role=db.TRANSFORMER) as conn:
         conn.execute("truncate linkage.probabilistic_links")
         with conn.cursor().copy("copy linkage.probabilistic_links from stdin") as copy:
             for uid, id_number, probability in links:

@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow.sdk import BaseNotifier
 
@@ -68,7 +69,8 @@ def send_alert(kind: str, subject: str, message: str, details: dict[str, Any] | 
             return True
         log.error("alert webhook answered %s", response.status_code)
     except Exception as exc:
-        log.error("alert webhook %s unreachable: %s", url.split("?")[0], exc)
+        # the host only: a webhook's path and query often are its token, and an exception's text may quote the URL
+        log.error("alert webhook at %s unreachable: %s", urlsplit(url).hostname, type(exc).__name__)
     return False
 
 

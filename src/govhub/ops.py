@@ -8,15 +8,6 @@ OPS_DDL = """
 create schema if not exists ops;
 create schema if not exists raw;
 create schema if not exists linkage;
-do $$ begin
-    if not exists (select from pg_roles where rolname = 'dashboard_reader') then
-        create role dashboard_reader nologin;
-    end if;
-    -- officials who act on warnings; each official's role is a member, scoped by ops.official_jurisdiction
-    if not exists (select from pg_roles where rolname = 'hub_official') then
-        create role hub_official nologin;
-    end if;
-end $$;
 -- Which division (county, township, village or grid code) each official role may see in `restricted`
 -- (row-level security). Maintained by the county's administrator, never by the pipeline.
 create table if not exists ops.official_jurisdiction (
@@ -24,9 +15,13 @@ create table if not exists ops.official_jurisdiction (
     division_code text not null,
     primary key (role_name, division_code)
 );
--- the row-level-security policy reads it as the official: officials see the mapping, no other ops table
-grant usage on schema ops to hub_official;
-grant select on ops.official_jurisdiction to hub_official;
+-- Which feed's results, quarantine and scorecard rows each department officer role may read (row-level
+-- security on those ops tables). Maintained by the county's administrator.
+create table if not exists ops.officer_department (
+    role_name text not null,
+    feed text not null,
+    primary key (role_name, feed)
+);
 create table if not exists linkage.probabilistic_links (
     source text not null,
     source_object text not null,
@@ -159,7 +154,17 @@ create table if not exists ops.publication (
 
 
 def ensure_ops(conn: psycopg.Connection) -> None:
+    """The ops schema, the hub's roles and their grants (govhub.roles), once per version of this DDL.
+
+    A component role (loader, transformer, publisher) cannot run this DDL: it finds the schema current and
+    returns; only the admin connection sets it up (`hub up`, or the first command of a fresh warehouse)."""
+    from govhub import roles
+
+    if roles.setup_is_current(conn):
+        return
     # Serialise DDL: concurrent extracts at start-up would otherwise race on "create ... if not exists".
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(4711)")
-        conn.execute(OPS_DDL)
+        if not roles.setup_is_current(conn):
+            conn.execute(OPS_DDL)
+            roles.ensure_roles(conn)

@@ -91,6 +91,7 @@ def ensure_raw_tables() -> None:
 
     with db.connect() as conn:
         ensure_ops(conn)
+    with db.connect(role=db.LOADER) as conn:  # raw tables are the loader's (govhub.roles)
         for feed in load_registry().values():
             for obj in feed.objects.values():
                 ensure_raw_table(conn, feed, obj)

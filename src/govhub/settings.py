@@ -15,9 +15,9 @@ not configured, the simulated departments of the embedded stack are used.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,33 +39,54 @@ def exchange_dir(source: str) -> Path:
 
 @dataclass(frozen=True)
 class ServerAddress:
-    """How to reach one PostgreSQL server; ``host`` may be a socket directory."""
+    """How to reach one PostgreSQL server; ``host`` may be a socket directory.
+
+    Connection strings are built by psycopg (``make_conninfo``) and SQLAlchemy (``URL.create``), never by hand:
+    both quote and escape every value, so a password with ``'``, ``@`` or a space cannot change the connection's
+    other parameters. ``repr`` never shows the password; print ``display_url`` rather than ``url``."""
 
     host: str
     port: int
     user: str
-    password: str = ""
+    password: str = field(default="", repr=False)
 
     def url(self, database: str, driver: str = "postgresql") -> str:
-        auth = quote(self.user) + (":" + quote(self.password) if self.password else "")
+        """Full SQLAlchemy URL, password included: for a library's connection argument, never for a log."""
+        return self._url(database, driver).render_as_string(hide_password=False)
+
+    def display_url(self, database: str, driver: str = "postgresql") -> str:
+        """The same URL with the password replaced by ``***`` (what may be printed or stored)."""
+        return self._url(database, driver).render_as_string(hide_password=True)
+
+    def _url(self, database: str, driver: str):
+        from sqlalchemy.engine import URL
+
         if self.host.startswith("/"):
-            return f"{driver}://{auth}@/{database}?host={self.host}&port={self.port}"
-        return f"{driver}://{auth}@{self.host}:{self.port}/{database}"
+            return URL.create(driver, username=self.user, password=self.password or None, database=database,
+                              query={"host": self.host, "port": str(self.port)})
+        return URL.create(driver, username=self.user, password=self.password or None, host=self.host,
+                          port=self.port, database=database)
 
     def conninfo(self, database: str) -> str:
-        """libpq keyword string (psycopg), safe for socket directories."""
-        parts = {"host": self.host, "port": str(self.port), "user": self.user, "dbname": database}
+        """libpq keyword string (psycopg), safe for socket directories and any character in a value."""
+        from psycopg.conninfo import make_conninfo
+
+        params = {"host": self.host, "port": str(self.port), "user": self.user, "dbname": database}
         if self.password:
-            parts["password"] = self.password
-        return " ".join(f"{k}='{v}'" for k, v in parts.items())
+            params["password"] = self.password
+        return make_conninfo(**params)
+
+    def as_user(self, user: str, password: str = "") -> ServerAddress:
+        return ServerAddress(host=self.host, port=self.port, user=user, password=password)
 
 
 def server_from_url(url: str) -> ServerAddress:
     split = urlsplit(url)
-    query = dict(p.split("=", 1) for p in split.query.split("&") if "=" in p)
+    query = {k: v[-1] for k, v in parse_qs(split.query).items()}
     host = query.get("host") or split.hostname or "localhost"
     port = int(query.get("port") or split.port or 5432)
-    return ServerAddress(host=host, port=port, user=split.username or "postgres", password=split.password or "")
+    return ServerAddress(host=host, port=port, user=unquote(split.username or "postgres"),
+                         password=unquote(split.password or ""))
 
 
 def server_url_without_db(url: str) -> str:

@@ -37,16 +37,34 @@ class NodeResult:
 
 
 def dbt_environment() -> dict[str, str]:
-    address = db.server()
+    """dbt logs in as the transformer role (govhub.roles), never as the admin."""
+    from govhub import keys
+
+    address = db.role_address(db.TRANSFORMER)
     return {"HUB_PG_HOST": address.host, "HUB_PG_PORT": str(address.port), "HUB_PG_USER": address.user,
             "HUB_PG_PASSWORD": address.password, "HUB_PG_DBNAME": WAREHOUSE_DB,
+            "HUB_DEMO_KEY_ALLOWED": "embedded" if keys.embedded() else "",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+
+
+def prepare() -> None:
+    """Before dbt: roles and grants current, the pseudonymisation key installed (refused if it is the demo key
+    outside the embedded stack), and the publisher's audit schemas ready for the transformer to build into."""
+    from govhub import keys, roles
+    from govhub.ops import ensure_ops
+
+    with db.connect() as conn:
+        ensure_ops(conn)
+        keys.ensure_id_hash_key(conn)
+        with conn.transaction():
+            roles.ensure_build_schemas(conn)
 
 
 def run_dbt(args: list[str]) -> list[NodeResult]:
     """Invoke dbt in-process; raise TransformError when any node errors or fails."""
     from dbt.cli.main import dbtRunner
 
+    prepare()
     os.environ.update(dbt_environment())
     started = time.perf_counter()
     full = [*args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)]

@@ -648,3 +648,36 @@ def test_petition_attacks_are_rejected_whole_and_the_next_file_loads(county, tmp
     assert [r.status for r in again] == ["succeeded"] and again[0].loaded == 1
     assert db.query("select value from ops.watermark where feed = %s", (feed_name,))[1] == \
         [("2026-11-29T02:00:00.250000+00:00",)]
+
+
+def test_oversize_drop_file_and_export_are_refused_before_reading_while_the_rest_loads(source_drop, county, tmp_path):
+    """Sizes are bounded (feed option max_file_bytes): a register file or a petition export over the limit is
+    refused with its size and the limit, unread; the other drops and exports load."""
+    from dataclasses import replace
+
+    day1, day2, day3 = three_snapshots(source_drop)
+    directory = tmp_path / "drops"
+    make_drop(directory, D1, source_drop, day1)
+    m2 = make_drop(directory, D2, source_drop, day2)
+    make_drop(directory, D3, source_drop, day3)
+    biggest = max(p.stat().st_size for p in directory.glob("*.csv"))
+    path = m2.parent / file_name(CSV_OBJ, D2, source_drop)
+    data = path.read_bytes() + b"\r\n" * (biggest + 1)  # blank lines: the same rows, too many bytes
+    path.write_bytes(data)
+    edit_manifest(m2, lambda s: s["files"][2].update(sha256=hashlib.sha256(data).hexdigest()))
+    feed = replace(civil_feed("civil_oversize"), options={"max_file_bytes": biggest})
+    results = extract_civil_drops(feed, conninfo(), directory)
+    rejected = [r for r in results if r.status == "rejected"]
+    assert len(rejected) == 1 and f"is {len(data)} bytes, over the limit of {biggest} bytes" in rejected[0].message
+    assert [r.status for r in results].count("succeeded") == 8
+
+    pet = tmp_path / "petition"
+    pet.mkdir()
+    good = petitions_xml(("XF1", "张三", "2026-11-21T16:40:00+08:00"))
+    big = petitions_xml(("XF2", "李四" * 200, "2026-11-22T16:40:00+08:00"))
+    (pet / "xinfang_20261101.xml").write_bytes(good)
+    (pet / "xinfang_20261102.xml").write_bytes(big)
+    feed = replace(petition_feed("petition_oversize"), options={"max_file_bytes": len(good) + 10})
+    results = extract_petition_files(feed, conninfo(), pet)
+    assert [r.status for r in results] == ["succeeded", "rejected"]
+    assert f"is {len(big)} bytes, over the limit of {len(good) + 10} bytes" in results[1].message

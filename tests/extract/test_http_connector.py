@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from govhub import db
-from govhub.extract.http_connector import extract_http_object, http_endpoint
+from govhub.extract.http_connector import ApiClient, _Retryable, extract_http_object, http_endpoint
 from govhub.extract.loader import FeedError, new_batch_id
 from govhub.extract.registry import Feed, FeedObject
 from govhub.ops import ensure_ops
@@ -189,8 +189,17 @@ def test_unexpected_new_field_is_a_drift_warning_and_the_items_load(county):
 
 def test_endpoint_from_airflow_connection_or_justice_json(monkeypatch, tmp_path):
     feed = justice_feed("jt_ep")
+    monkeypatch.setenv("AIRFLOW_CONN_JUSTICE_API", "https://hub%40x:s%2Fecret@api.example:8443")
+    assert http_endpoint(feed) == ("https://api.example:8443", "hub@x", "s/ecret")
+    # a client secret over plain http leaves this machine only when explicitly allowed
     monkeypatch.setenv("AIRFLOW_CONN_JUSTICE_API", "http://hub%40x:s%2Fecret@api.example:8443")
+    with pytest.raises(FeedError, match="plain http.*HUB_ALLOW_INSECURE_HTTP=justice_api"):
+        http_endpoint(feed)
+    monkeypatch.setenv("HUB_ALLOW_INSECURE_HTTP", "justice_api")
     assert http_endpoint(feed) == ("http://api.example:8443", "hub@x", "s/ecret")
+    monkeypatch.delenv("HUB_ALLOW_INSECURE_HTTP")
+    monkeypatch.setenv("AIRFLOW_CONN_JUSTICE_API", "http://a:b@127.0.0.1:8090")
+    assert http_endpoint(feed) == ("http://127.0.0.1:8090", "a", "b")
     monkeypatch.delenv("AIRFLOW_CONN_JUSTICE_API")
     monkeypatch.setenv("HUB_HOME", str(tmp_path))
     with pytest.raises(FeedError, match="hub up"):
@@ -198,3 +207,33 @@ def test_endpoint_from_airflow_connection_or_justice_json(monkeypatch, tmp_path)
     (tmp_path / "justice.json").write_text(json.dumps({"pid": 1, "url": "http://127.0.0.1:9", "clientId": "a",
                                                        "clientSecret": "b"}))
     assert http_endpoint(feed) == ("http://127.0.0.1:9", "a", "b")
+
+
+def test_retry_after_as_seconds_or_http_date_is_honoured():
+    from email.utils import format_datetime
+
+    from govhub.extract.http_connector import _retry_after
+
+    now = dt.datetime(2026, 12, 3, 8, 0, tzinfo=dt.UTC)
+
+    def after(value: str | None) -> float | None:
+        return _retry_after(httpx.Response(429, headers={} if value is None else {"Retry-After": value}), now=now)
+
+    assert after("7") == 7.0
+    assert after(format_datetime(now + dt.timedelta(seconds=42), usegmt=True)) == 42.0
+    assert after("Thu, 03 Dec 2026 08:00:30 GMT") == 30.0
+    assert after(format_datetime(now - dt.timedelta(seconds=5), usegmt=True)) == 0.0  # a date in the past: now
+    assert after("-3") == 0.0
+    assert after("soon") is None and after(None) is None  # unreadable: the backoff applies
+    # bounded: a date far ahead waits the cap, not an hour
+    client = ApiClient.__new__(ApiClient)
+    client.retry_after_cap, client.backoff_seconds = 60.0, 1.0
+    far = format_datetime(now + dt.timedelta(hours=1), usegmt=True)
+    state = type("S", (), {"outcome": type("O", (), {"exception": lambda self: _Retryable(
+        "throttled", "429", after(far))})(), "attempt_number": 1})()
+    assert client._wait(state) == 60.0
+
+
+def test_an_oversize_api_page_is_refused_with_the_limit(server):
+    with pytest.raises(FeedError, match=r"page of \d+ bytes, over the limit of 300.*max_page_bytes"):
+        run(justice_feed("jt_big_page", page_size=50, max_page_bytes=300), "mediations", server)

@@ -43,6 +43,14 @@ def test_anonymous_requests_are_refused(plugin):
         assert anonymous.get(path).status_code == 401, path
 
 
+def test_no_api_docs_or_schema_even_when_logged_in(plugin, client):
+    from fastapi.testclient import TestClient
+
+    for path in ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
+        assert client.get(path).status_code == 404, path
+        assert TestClient(plugin.app).get(path).status_code in (401, 404), path
+
+
 def test_plugin_registers_app_and_views(plugin):
     from airflow.plugins_manager import AirflowPlugin
 

@@ -1,4 +1,4 @@
-{{ config(schema='linkage', contract={'enforced': true}, grants={}) }}
+{{ config(schema='linkage', contract={'enforced': true}, grants={'select': []}) }}
 
 with
 

@@ -90,6 +90,22 @@ GB18030_BOM = b"\x84\x31\x95\x33"
 DROPS_LOCK = "drops"
 TZ = ZoneInfo("Asia/Shanghai")
 MAX_MANIFEST_BYTES = 1 << 20  # a manifest lists four files; anything this big is not one
+# a register file of a drop or a petition export: the biggest real one is a few MB; larger is refused before it is
+# read (feed option max_file_bytes)
+MAX_FILE_BYTES = 256 << 20
+
+
+def _max_file_bytes(feed: Feed) -> int:
+    return int(feed.options.get("max_file_bytes", MAX_FILE_BYTES))
+
+
+def _oversize(path: Path, limit: int) -> int | None:
+    """The file's size when it is over ``limit`` (a symbolic link's target counts), else None."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None  # missing / unreadable: the caller's read reports it
+    return size if size > limit else None
 MAX_XLSX_UNCOMPRESSED = 1 << 30  # a zip bomb is refused before openpyxl inflates it
 MAX_KEY_CHARS = 256  # record keys are ID numbers / petition ids; the raw unique index cannot take huge keys
 EXTRA_CELLS = "_extra_cells"  # carries non-empty cells beyond the header into the quarantined record
@@ -232,12 +248,17 @@ def _find(directory: Path, pattern: re.Pattern[str]) -> list[_Found]:
     return sorted(found, key=lambda f: (f.date, f.layout, str(f.path)))
 
 
-def _read_own(found: _Found) -> tuple[bytes | None, str, str | None]:
-    """(bytes, sha256, refusal): a file that is a symbolic link out of its directory is never read."""
+def _read_own(found: _Found, limit: int | None = None) -> tuple[bytes | None, str, str | None]:
+    """(bytes, sha256, refusal): a file that is a symbolic link out of its directory, or larger than ``limit``
+    bytes, is never read."""
     if found.path.is_symlink() and not _inside(found.path, found.drop_dir):
         target = str(found.path.readlink())
         return None, _sha256(f"symlink:{target}".encode("utf-8", "surrogatepass")), (
             f"{found.path.name} is a symbolic link to {_show(target)}, outside its directory: not read")
+    size = _oversize(found.path, limit) if limit is not None else None
+    if size is not None:
+        return None, _sha256(f"oversize:{size}:{found.path.stat().st_mtime_ns}".encode()), (
+            f"{found.path.name} is {size} bytes, over the limit of {limit} bytes: not read (feed option max_file_bytes)")
     data = found.path.read_bytes()
     return data, _sha256(data), None
 
@@ -533,6 +554,11 @@ def _prepare_drop(feed: Feed, found: _Found, raw: bytes, sha: str) -> _Drop:
                       "snapshot of every register", omitted[0])
     waits: list[_Wait] = []
     for obj, file_name, path, rows, file_sha in planned:
+        size = _oversize(path, _max_file_bytes(feed))
+        if size is not None:
+            raise _Refuse(f"file {_show(file_name)} is {size} bytes, over the limit of {_max_file_bytes(feed)} bytes: "
+                          f"not read. Ask {feed.department} whether it is right (the limit is the feed option "
+                          "max_file_bytes)", obj.name)
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -833,7 +859,7 @@ def extract_petition_files(feed: Feed, warehouse_conninfo: str, directory: Path)
     for found in _find(directory, PETITION_RE):
         name = found.path.name
         try:
-            data, sha, escape = _read_own(found)
+            data, sha, escape = _read_own(found, _max_file_bytes(feed))
         except OSError as exc:
             batch_id = new_batch_id(feed.name, obj.name)
             message = f"file {name} cannot be read this run ({exc.strerror}); retried next run"

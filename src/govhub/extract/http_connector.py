@@ -11,6 +11,7 @@ misbehaving API cannot keep a run (and its lock) busy forever.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import json
 import logging
 import os
@@ -44,6 +45,7 @@ RETRY_STATUSES = {502, 503, 504}
 MAX_FAILURE_ATTEMPTS = 5  # attempts of one call when the gateway fails or the connection drops
 MAX_THROTTLE_ATTEMPTS = 10  # attempts of one call answered 429
 RETRY_AFTER_CAP = 60.0  # seconds: never sleep longer than this on one Retry-After
+MAX_PAGE_BYTES = 32 << 20  # one API page (feed option max_page_bytes): a page of 200 items is ~100 KB
 BACKOFF_SECONDS = 1.0  # first backoff on 5xx / connection errors, doubling
 BACKOFF_MAX = 30.0
 
@@ -56,14 +58,40 @@ class _Retryable(Exception):
         self.kind, self.detail, self.retry_after = kind, detail, retry_after
 
 
-def _retry_after(resp: httpx.Response) -> float | None:
-    value = resp.headers.get("Retry-After")
-    if value is None:
+def _retry_after(resp: httpx.Response, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from ``Retry-After`` (RFC 9110 10.2.3): delay-seconds or an HTTP-date; None when absent or
+    unreadable (the backoff applies). Never negative; the caller bounds it (retry_after_cap)."""
+    value = (resp.headers.get("Retry-After") or "").strip()
+    if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
-        return None  # an HTTP-date: fall back to the backoff
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # an HTTP-date is GMT by definition
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
+
+
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+def refuse_cleartext_secret(feed: Feed, url: str) -> None:
+    """A client secret never travels over plain http:// unless the API is on this machine (loopback) or the feed
+    explicitly allows it: option ``allow_insecure_http: true`` of the feed in sources.yml, or the connection id in
+    ``HUB_ALLOW_INSECURE_HTTP`` (comma-separated; compose's simulated API on its private network)."""
+    parts = urlsplit(url)
+    allowed = {c.strip().lower() for c in os.environ.get("HUB_ALLOW_INSECURE_HTTP", "").split(",") if c.strip()}
+    if parts.scheme == "http" and (parts.hostname or "") not in LOOPBACK and not feed.options.get(
+            "allow_insecure_http") and feed.connection.lower() not in allowed:
+        raise FeedError(feed.name, "*", None,
+                        f"connection {feed.connection} would send the client secret over plain http to {parts.hostname}",
+                        f"use https:// in AIRFLOW_CONN_{feed.connection.upper()}, or, if this network is trusted, "
+                        f"HUB_ALLOW_INSECURE_HTTP={feed.connection}")
 
 
 def http_endpoint(feed: Feed) -> tuple[str, str, str]:
@@ -77,6 +105,8 @@ def http_endpoint(feed: Feed) -> tuple[str, str, str]:
                             f"set AIRFLOW_CONN_{feed.connection.upper()}=http://clientId:clientSecret@host:port")
         host = parts.hostname + (f":{parts.port}" if parts.port else "")
         base = f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
+        if parts.password:
+            refuse_cleartext_secret(feed, base)
         return base, unquote(parts.username or ""), unquote(parts.password or "")
     path = hub_home() / "justice.json"
     try:
@@ -190,6 +220,11 @@ class ApiClient:
                 refreshed = True
                 self.refresh_token()
                 continue
+            limit = int(self.obj.options.get("max_page_bytes", self.feed.options.get("max_page_bytes", MAX_PAGE_BYTES)))
+            if len(resp.content) > limit:
+                raise self._error(f"GET {path} answered a page of {len(resp.content)} bytes, over the limit of {limit}",
+                                  f"ask {self.feed.department} about the API, or lower page_size (the limit is the "
+                                  "option max_page_bytes)")
             if resp.status_code != 200:
                 raise self._error(f"GET {path} answered {resp.status_code}: {resp.text[:200]}",
                                   f"check the request (params {params}) with {self.feed.department}"

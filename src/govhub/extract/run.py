@@ -49,9 +49,9 @@ def extract_feed(name: str, interval: tuple[str, str] | None = None, objects: li
     Objects are independent: one object's failure (drift, an unreachable table) is recorded and the feed's other
     objects still load; the failures are raised together at the end (a single failure is raised as itself)."""
     spec = feed(name)
-    warehouse = db.server().conninfo(WAREHOUSE_DB)
-    with psycopg.connect(warehouse) as conn:
+    with db.connect() as conn:  # (the admin: sets up ops and the roles on a fresh warehouse)
         ensure_ops(conn)
+    warehouse = db.conninfo(WAREHOUSE_DB, role=db.LOADER)  # the extract itself runs as the loader
     if spec.kind == "files":
         if interval:  # say so rather than silently loading whatever is new
             raise FeedError(name, "*", None, "a files feed has no update interval to re-read: every complete drop "
