@@ -260,6 +260,10 @@ def run_bench(scale: str = "small", rows: int | None = None, generate_only: tupl
 
     db.ensure_databases()
     justice.start_background(hub_home())
+    if not os.environ.get("HUB_DATABASE_URL"):  # as `hub up`: the simulated departments' Airflow connections
+        from govhub.extract.connections import define_simulator_connections
+
+        define_simulator_connections()
     results: dict[str, Any] = {"measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                                "machine": {"cpus": _cpus(), "python": platform.python_version(),
                                            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]},

@@ -29,6 +29,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"justice API: {justice.start_background(hub_home())}")
     except ImportError:
         pass
+    if not os.environ.get("HUB_DATABASE_URL"):  # the embedded stack: its departments are the simulator's
+        from govhub.extract.connections import define_simulator_connections
+
+        written = define_simulator_connections()
+        print(f"Airflow connections of the simulated departments: {', '.join(written) or 'none (all defined)'}")
     return 0
 
 
