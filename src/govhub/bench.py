@@ -68,14 +68,12 @@ def synthetic_rows(n: int, seed: int = 7) -> list[dict[str, Any]]:
 def police_rows(n: int | None) -> tuple[list[dict[str, Any]], str]:
     """Up to ``n`` RK_CZRK rows from the simulated police database; topped up with synthetic rows."""
     from govhub.extract import sql_connector
-    from govhub.extract.connections import sql_conninfo
+    from govhub.extract.connections import sql_connect
 
     police, obj = _police_rk_czrk()
     rows: list[dict[str, Any]] = []
     try:
-        import psycopg
-
-        with psycopg.connect(sql_conninfo(police)) as source:
+        with sql_connect(police) as source:
             exists = source.execute("select to_regclass('\"RK_CZRK\"')").fetchone()[0]
             if exists:
                 for row in sql_connector.read_rows(source, police, obj, None, None):

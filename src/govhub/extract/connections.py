@@ -12,8 +12,9 @@ stack defines the simulator's connections explicitly (:func:`define_simulator_co
 
 Connection types:
 
-* sql feeds — ``postgres``: host (may be a socket directory), port, login, password, schema = database;
-  extras are passed to libpq (``sslmode``, ``sslrootcert`` …).
+* sql feeds — ``postgres``, opened with the Postgres provider's ``PostgresHook`` (psycopg 3): host (may be a
+  socket directory), port, login, password, schema = database; extras as the hook reads them (``sslmode``,
+  ``options``, ``iam`` …).
 * files feeds — ``fs`` (the standard provider's FSHook type): ``extra.path`` is the exchange directory.
   ``file:///path`` URIs are read too.
 * http feeds — ``http``/``https``: host, port, login = clientId, password = clientSecret, schema = base path.
@@ -30,6 +31,7 @@ from govhub.extract.loader import FeedError
 from govhub.extract.registry import Feed
 
 if TYPE_CHECKING:
+    import psycopg
     from airflow.sdk import Connection
 
 log = logging.getLogger(__name__)
@@ -93,19 +95,22 @@ def _wrong_type(feed: Feed, conn: Any, expected: str) -> ConnectionMissing:
                              f"{conn.conn_type!r}, a {feed.kind} feed needs {expected}", how_to_define(feed))
 
 
-def sql_conninfo(feed: Feed) -> str:
-    """libpq keyword string for a sql feed (safe for socket directories and passwords with spaces)."""
+def sql_connect(feed: Feed, connect_timeout: int = 10) -> psycopg.Connection:
+    """A psycopg 3 connection to a sql feed's database, opened by the Postgres provider's ``PostgresHook``
+    from the feed's connection (extras such as ``sslmode``, ``options`` or ``iam`` work as in any Airflow DAG)."""
+    import copy
+    import json
+
+    from airflow.providers.postgres.hooks.postgres import USE_PSYCOPG3, PostgresHook
+
     conn = get_connection(feed)
     if conn.conn_type not in ("postgres", "postgresql"):
         raise _wrong_type(feed, conn, "'postgres'")
-    parts: dict[str, Any] = {"host": conn.host, "port": conn.port, "user": conn.login, "password": conn.password,
-                             "dbname": conn.schema}
-    parts.update({k: v for k, v in conn.extra_dejson.items() if isinstance(v, str | int)})
-
-    def value(v: Any) -> str:
-        return "'" + str(v).replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-    return " ".join(f"{k}={value(v)}" for k, v in parts.items() if v not in (None, ""))
+    if not USE_PSYCOPG3:  # pragma: no cover (SQLAlchemy 2 + psycopg 3 are pinned)
+        raise RuntimeError("PostgresHook does not use psycopg 3 here: the extract needs it")
+    conn = copy.deepcopy(conn)
+    conn.extra = json.dumps({"connect_timeout": connect_timeout, **conn.extra_dejson})
+    return PostgresHook(postgres_conn_id=feed.connection, connection=conn).get_conn()
 
 
 def files_directory(feed: Feed) -> str:
