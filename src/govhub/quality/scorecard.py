@@ -139,29 +139,11 @@ def _ratio(num: Any, den: Any) -> float | None:
     return None if not den else float(num or 0) / float(den)
 
 
-def timeliness(feed: Feed, last_arrival: dt.datetime | None, now: dt.datetime,
-               grace: dt.timedelta = dt.timedelta(minutes=30)) -> dict[str, Any]:
-    """On time when the last successful batch arrived at or after the latest scheduled run that is at least
-    ``grace`` old (a run that is still going is not late yet)."""
-    from croniter import croniter
+def timeliness(feed: Feed, last_arrival: dt.datetime | None, now: dt.datetime) -> dict[str, Any]:
+    """On time or late by the one definition of freshness (govhub.freshness: the registry's schedule)."""
+    from govhub.freshness import check
 
-    local_now = now.astimezone(LOCAL_TZ)
-    due = croniter(feed.schedule, local_now - grace).get_prev(dt.datetime)
-    if due.tzinfo is None:
-        due = due.replace(tzinfo=LOCAL_TZ)
-    out: dict[str, Any] = {"schedule": feed.schedule, "due": due.isoformat(), "last_arrival": None,
-                           "on_time": False, "late_minutes": None, "age_hours": None}
-    if last_arrival is None:
-        out["status"] = "never arrived"
-        return out
-    out["last_arrival"] = last_arrival.astimezone(LOCAL_TZ).isoformat()
-    out["age_hours"] = round((now - last_arrival).total_seconds() / 3600, 1)
-    if last_arrival >= due:
-        out.update(on_time=True, status="on time")
-    else:
-        late = int((now - due).total_seconds() // 60)
-        out.update(late_minutes=late, status=f"late: the run due {due:%m-%d %H:%M} has not arrived ({late} min)")
-    return out
+    return check(feed, last_arrival, now).as_dict()
 
 
 def _batch_stats(conn: psycopg.Connection) -> dict[str, dict[str, Any]]:
