@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint up down clean
+.PHONY: demo test bench lint up down clean browser
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src dags tests $(wildcard plugins)
+	@command -v chromium >/dev/null || echo "note: the headless-browser tests will skip; \
+	  \`make browser\` (as root: Debian's chromium + CJK fonts) makes them run"
 	$(BIN)/python -m pytest -x -q tests
+
+# Debian's chromium for tests/quality/test_pages_in_browser.py (Playwright's own download cannot work offline)
+browser:
+	apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk
 
 bench: $(STAMP)
 	$(BIN)/hub bench

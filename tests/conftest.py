@@ -28,6 +28,9 @@ def hub_env():
 
     db.ensure_databases()
     justice.start_background(_HOME)  # the simulated justice API, as `hub up` runs it
+    from govhub.extract.connections import define_simulator_connections
+
+    define_simulator_connections(_HOME)  # the departments' Airflow connections, as `hub up` defines them
     yield _HOME
 
 

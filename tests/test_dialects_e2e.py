@@ -47,6 +47,9 @@ def dialect_county(request, hub_env):
     justice.start_background()
     justice.stop_background()  # the API serves the new county's dialect (it reads the state when it starts)
     justice.start_background()
+    from govhub.extract.connections import define_simulator_connections
+
+    define_simulator_connections()  # the restarted API's port
     outcomes = run_pipeline()
     yield Dialect.draw(request.param), outcomes
     runner.generate("tiny", reset=True)  # later modules get the default county

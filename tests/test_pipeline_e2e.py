@@ -21,13 +21,45 @@ def scalar(query: str, params=None, database: str = "warehouse"):
 
 @pytest.fixture(scope="module")
 def first_pass(hub_env):
+    import io
+    import time
+
+    from rich.console import Console
+
+    from govhub.cli import print_summary
+    from govhub.console import PipelineView
     from govhub.orchestrate import run_pipeline
     from govhub.sim import justice, runner
 
     reset_warehouse()
     runner.generate("tiny", reset=True)
     justice.start_background()  # idempotent: the session's simulated justice API
-    return run_pipeline()
+    # through the console of `hub demo` (its Airflow listener sees the real tasks), into a buffer
+    shown = io.StringIO()
+    out = Console(file=shown, width=100, soft_wrap=True)
+    with PipelineView(out, live=False) as view:
+        outcomes = run_pipeline(view=view)
+    print_summary(out, time.perf_counter())
+    SHOWN.append(shown.getvalue())
+    return outcomes
+
+
+SHOWN: list[str] = []
+DEMO_HEADER_LINES = 6  # title, log path, PostgreSQL, justice API, connections, generated county (cli.cmd_demo)
+
+
+def test_the_demo_console_shows_every_task_in_at_most_60_lines(first_pass):
+    lines = SHOWN[0].splitlines()
+    assert len(lines) + DEMO_HEADER_LINES <= 60, SHOWN[0]
+    tasks = {(o.dag_id, t) for o in first_pass for t in o.tasks}
+    for _, task_id in tasks:  # one line per task with its state, under its DAG
+        assert any(line.split()[:2] == [task_id, "success"] for line in lines), task_id
+    police = next(line for line in lines if line.split()[0] == "extract_police").split()
+    assert police[1] == "success" and int(police[2].replace(",", "")) == scalar(
+        "select sum(received) from ops.batch where feed = 'police'")
+    assert any(line.strip().startswith("total: 7 DAGs") for line in lines)
+    assert any(line.startswith("published version 1: ") for line in lines)
+    assert not any("Calculating Metrics" in line or "START sql" in line for line in lines)
 
 
 def test_pipeline_publishes_every_table(first_pass):

@@ -68,14 +68,12 @@ def synthetic_rows(n: int, seed: int = 7) -> list[dict[str, Any]]:
 def police_rows(n: int | None) -> tuple[list[dict[str, Any]], str]:
     """Up to ``n`` RK_CZRK rows from the simulated police database; topped up with synthetic rows."""
     from govhub.extract import sql_connector
-    from govhub.extract.connections import sql_conninfo
+    from govhub.extract.connections import sql_connect
 
     police, obj = _police_rk_czrk()
     rows: list[dict[str, Any]] = []
     try:
-        import psycopg
-
-        with psycopg.connect(sql_conninfo(police)) as source:
+        with sql_connect(police) as source:
             exists = source.execute("select to_regclass('\"RK_CZRK\"')").fetchone()[0]
             if exists:
                 for row in sql_connector.read_rows(source, police, obj, None, None):
@@ -260,6 +258,10 @@ def run_bench(scale: str = "small", rows: int | None = None, generate_only: tupl
 
     db.ensure_databases()
     justice.start_background(hub_home())
+    if not os.environ.get("HUB_DATABASE_URL"):  # as `hub up`: the simulated departments' Airflow connections
+        from govhub.extract.connections import define_simulator_connections
+
+        define_simulator_connections()
     results: dict[str, Any] = {"measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                                "machine": {"cpus": _cpus(), "python": platform.python_version(),
                                            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]},

@@ -16,7 +16,9 @@ def _print(obj: object) -> None:
     print(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
 
 
-def cmd_up(args: argparse.Namespace) -> int:
+def _start_stack() -> list[str]:
+    """PostgreSQL (embedded or HUB_DATABASE_URL), the simulated justice API and, on the embedded stack, the
+    simulated departments' Airflow connections. Returns what it did, one line each."""
     from govhub import db
     from govhub.ops import ensure_ops
 
@@ -25,13 +27,24 @@ def cmd_up(args: argparse.Namespace) -> int:
     with db.connect() as conn:  # ops schema, the least-privilege roles and their grants (govhub.roles)
         ensure_ops(conn)
     where = "HUB_DATABASE_URL" if os.environ.get("HUB_DATABASE_URL") else f"embedded, data in {hub_home() / 'pgdata'}"
-    print(f"PostgreSQL ready ({where}): {address.display_url('warehouse')}")  # never the password
+    said = [f"PostgreSQL ready ({where}): {address.display_url('warehouse')}"]  # never the password
     try:
         from govhub.sim import justice  # noqa: F401  (simulated justice API, when present)
 
-        print(f"justice API: {justice.start_background(hub_home())}")
+        said.append(f"justice API: {justice.start_background(hub_home())}")
     except ImportError:
         pass
+    if not os.environ.get("HUB_DATABASE_URL"):  # the embedded stack: its departments are the simulator's
+        from govhub.extract.connections import define_simulator_connections
+
+        written = define_simulator_connections()
+        said.append(f"Airflow connections of the simulated departments: {', '.join(written) or 'none (all defined)'}")
+    return said
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    for line in _start_stack():
+        print(line)
     return 0
 
 
@@ -63,19 +76,56 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from govhub import build_lock
-    from govhub.orchestrate import run_pipeline
+    from govhub.console import PipelineView, internals_to_log, log_file
+    from govhub.orchestrate import DagRunFailed, run_pipeline
 
+    log = log_file("run")
     started = time.perf_counter()
-    holder = build_lock.holder()
-    if holder:
-        print(f"one warehouse build at a time: the build lock is held by {holder.describe()}; this run's extracts "
-              "go ahead, its build waits for the lock", file=sys.stderr, flush=True)
-    outcomes = run_pipeline(full_refresh=args.full_refresh, feeds=args.feed, strict=args.strict)
-    for o in outcomes:
-        print(f"{o.dag_id:<22} {o.state:<8} {o.seconds:>6.1f}s  {o.tasks}")
-    print(f"pipeline pass done in {time.perf_counter() - started:.1f}s")
-    _print_surprises()
+    with internals_to_log(log, args.verbose) as out:
+        if not args.verbose:
+            out.print(f"Airflow, dbt and GX output: {log}  (-v shows it here)", highlight=False)
+        holder = build_lock.holder()
+        if holder:
+            out.print(f"one warehouse build at a time: the build lock is held by {holder.describe()}; this run's "
+                      "extracts go ahead, its build waits for the lock", highlight=False)
+        try:
+            with PipelineView(out, live=False if args.verbose else None) as view:
+                run_pipeline(full_refresh=args.full_refresh, feeds=args.feed, strict=args.strict, view=view)
+        except DagRunFailed:
+            out.print(f"pipeline pass FAILED after {time.perf_counter() - started:.0f} s (above: what, why, fix; "
+                      f"the whole story: {log})", style="bold red", highlight=False)
+            print_attention(out)
+            return 1
+        out.print(f"pipeline pass done in {time.perf_counter() - started:.0f} s", highlight=False)
+        print_attention(out)
     return 0
+
+
+def print_attention(out) -> None:
+    """What the last pass held, refused or read with a warning: one line per kind, `hub status` lists them."""
+    from govhub.console import clip
+    from govhub.quality.surprises import collect
+
+    found = collect()
+    kinds = [
+        ("not loaded (last good data published)", "failing", lambda f, r: f"{f}.{r['object']}: {r['message'] or ''}"),
+        ("held out of the warehouse (`hub release FEED`)", "held", lambda f, r: f"{f}.{r.get('object', '')}"),
+        ("deliveries refused", "rejected", lambda f, r: f"{f} {r['drop_name']}: {r['reason']}"),
+        ("schema drift", "drift", lambda f, r: f"{f}.{r['object']}.{r['column_name']} ({r['severity']})"),
+        ("codes outside the contract (read as unknown)", "unknown_codes",
+         lambda f, r: f"{f}.{r['column_name']}={r['raw_value']}"),
+        ("impossible values read as empty", "invalid_values", lambda f, r: f"{f}.{r['field']} ×{r['records']}"),
+        ("warehouse tests the departments' data tripped", "build_warnings", lambda f, r: f"{f}: {r['test']}"),
+    ]
+    lines = []
+    for label, key, describe in kinds:
+        items = [describe(f, r) for f, k in found.items() for r in k.get(key, [])]
+        if items:
+            lines.append(clip(f"  {label}: {len(items)} — " + "; ".join(items[:3]), max(60, out.width - 1)))
+    if lines:
+        out.print("Needs attention (`hub status` lists every item):", style="bold", highlight=False)
+        for line in lines:
+            out.print(line, highlight=False)
 
 
 def _print_surprises() -> None:
@@ -223,38 +273,57 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from govhub import db
-    from govhub.orchestrate import run_pipeline
+    from govhub.console import PipelineView, internals_to_log, log_file
+    from govhub.orchestrate import DagRunFailed, run_pipeline
     from govhub.sim import runner
 
     started = time.perf_counter()
-    cmd_up(args)
-    sim = runner.generate(args.scale, args.seed)
-    if sim["status"] == "exists":
-        sim = runner.advance(1)  # a second demo run: one more simulated day, loaded incrementally
-        print(f"county exists; advanced the clock one day: {sim['written']}")
-    else:
-        print(f"generated the {args.scale} county: {sim['persons']} persons in {sim['seconds']}s")
-    print("running the Airflow DAGs (extracts, then dbt build -> GX gate -> publish) ...")
-    outcomes = run_pipeline()
-    for o in outcomes:
-        print(f"  {o.dag_id:<22} {o.state:<8} {o.seconds:>6.1f}s")
-    _, rows = db.query(
-        """select b.feed, sum(b.received), sum(b.loaded), sum(b.inserted), sum(b.quarantined) from ops.batch b
-           where b.started_at >= now() - make_interval(secs => %s) and b.status = 'succeeded' group by 1 order by 1""",
-        (time.perf_counter() - started + 5,))
-    print("\nRows this run per feed (received = loaded + quarantined; new = new source versions):")
-    print(db.format_table(["feed", "received", "loaded", "new", "quarantined"], rows))
-    _, tables = db.query(
-        """select c.relname, c.reltuples::bigint from pg_class c join pg_namespace n on n.oid = c.relnamespace
-           where n.nspname = 'published' and c.relkind = 'r' order by 1""")
-    counts = [(t, db.query(f'select count(*) from published."{t}"')[1][0][0]) for t, _ in tables]
-    print("\nPublished tables:")
-    print(db.format_table(["table", "rows"], counts))
-    cmd_status(args)
-    print(f"\nDemo finished in {time.perf_counter() - started:.0f}s. Next: `.venv/bin/hub sql \"select * from "
-          "published.fct_event limit 5\"`, `.venv/bin/hub status`, `.venv/bin/hub evaluate`.")
+    log = log_file("demo")
+    with internals_to_log(log, args.verbose) as out:
+        out.print(f"hub demo: a simulated {args.scale} county through Airflow -> dbt -> GX -> published", style="bold",
+                  highlight=False)
+        if not args.verbose:
+            out.print(f"Airflow, dbt and GX output: {log}  (-v shows it here)", highlight=False)
+        for line in _start_stack():
+            out.print(line, highlight=False)
+        sim = runner.generate(args.scale, args.seed)
+        if sim["status"] == "exists":
+            sim = runner.advance(1)  # a second demo run: one more simulated day, loaded incrementally
+            out.print("county exists: advanced its clock one day (only new and changed rows are read)", highlight=False)
+        else:
+            out.print(f"generated the {args.scale} county: {sim['persons']:,} persons in {sim['seconds']} s",
+                      highlight=False)
+        try:
+            with PipelineView(out, live=False if args.verbose else None) as view:
+                run_pipeline(view=view)
+        except DagRunFailed:
+            out.print(f"demo FAILED after {time.perf_counter() - started:.0f} s (above: what, why, fix; the whole "
+                      f"story: {log})", style="bold red", highlight=False)
+            return 1
+        print_summary(out, started)
     return 0
+
+
+def print_summary(out, started: float) -> None:
+    """The closing lines of `hub demo`: the published version, the gate, what needs attention, what next."""
+    from govhub import db
+
+    s = status_rows()
+    if s["publication"]:
+        version, _, ok, _ = s["publication"][0]
+        _, tables = db.query("""select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                                where n.nspname = 'published' and c.relkind = 'r' order by 1""")
+        counts = [f"{t} {db.query(f'select count(*) from published.{chr(34)}{t}{chr(34)}')[1][0][0]:,}"
+                  for (t,) in tables]
+        out.print(f"published version {version}: " + " · ".join(counts), highlight=False)
+    if s["gate"] and s["gate"][0][2]:
+        blocking, warn, total = s["gate"][0]
+        out.print(f"quality gate: {total} expectations, {blocking} blocking failure(s), {warn} warning(s); "
+                  "scorecard: `hub report`", highlight=False)
+    print_attention(out)
+    out.print(f"Demo finished in {time.perf_counter() - started:.0f} s. Next: `.venv/bin/hub status`, "
+              "`.venv/bin/hub sql \"select * from published.fct_event limit 5\"`, `.venv/bin/hub evaluate`.",
+              highlight=False)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

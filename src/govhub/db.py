@@ -90,14 +90,15 @@ def query(statement: str, params: Sequence[Any] | None = None, database: str = W
 
 
 def format_table(columns: list[str], rows: list[tuple], max_width: int = 40) -> str:
-    def cell(value: Any) -> str:
-        text = "" if value is None else str(value)
-        return text if len(text) <= max_width else text[: max_width - 1] + "…"
+    """A plain-text table aligned by display width: a Chinese character takes two columns (rich's cell_len)."""
+    from rich.cells import cell_len
 
-    cells = [[cell(v) for v in row] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    lines = [" | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    from govhub.console import clip, pad
+
+    cells = [[clip("" if v is None else str(v), max_width) for v in row] for row in rows]
+    widths = [max([cell_len(c)] + [cell_len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    lines = [" | ".join(pad(c, w) for c, w in zip(columns, widths, strict=True))]
     lines.append("-+-".join("-" * w for w in widths))
-    lines += [" | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    lines += [" | ".join(pad(v, w) for v, w in zip(r, widths, strict=True)) for r in cells]
     lines.append(f"({len(rows)} rows)")
     return "\n".join(lines)

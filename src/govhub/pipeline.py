@@ -16,7 +16,6 @@ from govhub.quality import gate
 
 log = logging.getLogger(__name__)
 ASSET_HOST = "hub:5432"
-STALE_AFTER = dt.timedelta(hours=26)
 
 
 def raw_asset_uri(feed: str) -> str:
@@ -54,13 +53,14 @@ def extract_task(feed: str, objects: list[str] | None = None) -> list[dict[str, 
 
 
 def stale_feeds(now: dt.datetime | None = None) -> list[str]:
-    """Feeds whose last successful batch is older than STALE_AFTER (or that never arrived)."""
-    now = now or dt.datetime.now(dt.UTC)
+    """Feeds that are late by govhub.freshness (a scheduled run missed, or never arrived)."""
+    from govhub.freshness import check_all
+
     with db.connect() as conn:
         ensure_ops(conn)
-        last = dict(conn.execute(
-            "select feed, max(finished_at) from ops.batch where status = 'succeeded' group by feed").fetchall())
-    stale = [name for name in load_registry() if last.get(name) is None or now - last[name] > STALE_AFTER]
+        checks = check_all(now, conn)
+    last = {name: f.last_arrival for name, f in checks.items()}
+    stale = [name for name, f in checks.items() if not f.on_time]
     if stale:
         from govhub.notify import alert_stale_feeds
 

@@ -8,8 +8,8 @@ against a server PostgreSQL:
 * ``HUB_DATABASE_URL`` – a server PostgreSQL URL *without* database (``postgresql://user:pw@host:5432``).
   When unset the embedded server under ``HUB_HOME/pgdata`` is used.
 
-Department endpoints are Airflow connections (``AIRFLOW_CONN_<CONN_ID>``) or variables; when they are
-not configured, the simulated departments of the embedded stack are used.
+Department endpoints are Airflow connections (govhub.extract.connections); ``hub up`` defines the simulated
+departments' connections in the embedded stack's Airflow metadata database.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import threading
@@ -187,7 +188,7 @@ def test_unexpected_new_field_is_a_drift_warning_and_the_items_load(county):
         httpd.server_close()
 
 
-def test_endpoint_from_airflow_connection_or_justice_json(monkeypatch, tmp_path):
+def test_endpoint_from_the_airflow_connection_only(monkeypatch, hub_env):
     feed = justice_feed("jt_ep")
     monkeypatch.setenv("AIRFLOW_CONN_JUSTICE_API", "https://hub%40x:s%2Fecret@api.example:8443")
     assert http_endpoint(feed) == ("https://api.example:8443", "hub@x", "s/ecret")
@@ -200,13 +201,9 @@ def test_endpoint_from_airflow_connection_or_justice_json(monkeypatch, tmp_path)
     monkeypatch.delenv("HUB_ALLOW_INSECURE_HTTP")
     monkeypatch.setenv("AIRFLOW_CONN_JUSTICE_API", "http://a:b@127.0.0.1:8090")
     assert http_endpoint(feed) == ("http://127.0.0.1:8090", "a", "b")
-    monkeypatch.delenv("AIRFLOW_CONN_JUSTICE_API")
-    monkeypatch.setenv("HUB_HOME", str(tmp_path))
-    with pytest.raises(FeedError, match="hub up"):
-        http_endpoint(feed)
-    (tmp_path / "justice.json").write_text(json.dumps({"pid": 1, "url": "http://127.0.0.1:9", "clientId": "a",
-                                                       "clientSecret": "b"}))
-    assert http_endpoint(feed) == ("http://127.0.0.1:9", "a", "b")
+    # no connection: an error naming it, never a guess at the simulator's justice.json
+    with pytest.raises(FeedError, match="airflow connections add justice_gone"):
+        http_endpoint(dataclasses.replace(feed, connection="justice_gone"))
 
 
 def test_retry_after_as_seconds_or_http_date_is_honoured():

@@ -205,3 +205,18 @@ def test_no_clear_ids_or_true_names_in_scorecard_or_data_docs(built):
             assert run not in true_names, (page, "a true name in clear")
             long_names = [n for n in true_names if len(n) >= 3 and n in run]
             assert not long_names, (page, long_names)
+
+
+def test_daily_trends_of_the_last_30_days_as_charts(built):
+    from govhub.quality.scorecard import TREND_DAYS
+
+    police = built["by_feed"]["police"]["daily"]
+    assert len(police) == TREND_DAYS and police == sorted(police, key=lambda d: d["day"])
+    today = police[-1]
+    received, quarantined = db.query(
+        """select sum(received), sum(quarantined) from ops.batch where feed = 'police' and status = 'succeeded'
+           and (started_at at time zone 'Asia/Shanghai')::date = %s::date""", (today["day"],))[1][0]
+    assert today["quarantine_share"] == pytest.approx(quarantined / received) and today["on_time"]
+    assert 0.5 < today["completeness"] <= 1
+    assert all(d["completeness"] is None and not d["on_time"] for d in police[:-1])  # nothing before today
+    assert built["html"].count('<svg class="trend"') == len(built["by_feed"])

@@ -298,3 +298,6 @@ def test_background_process_start_and_stop(county):
     assert justice.background_info() is None and not justice.info_path().exists()
     assert not justice.stop_background()
     justice.start_background()  # the session's server (conftest) serves the tests that follow
+    from govhub.extract.connections import define_simulator_connections
+
+    define_simulator_connections()  # its new port

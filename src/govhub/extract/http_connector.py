@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import json
 import logging
 import os
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -36,7 +35,6 @@ from govhub.extract.loader import (
     read_watermark,
 )
 from govhub.extract.registry import Feed, FeedObject
-from govhub.settings import hub_home
 
 log = logging.getLogger(__name__)
 
@@ -95,27 +93,14 @@ def refuse_cleartext_secret(feed: Feed, url: str) -> None:
 
 
 def http_endpoint(feed: Feed) -> tuple[str, str, str]:
-    """(base_url, client_id, client_secret) of ``feed``: ``AIRFLOW_CONN_<CONNECTION>`` as
-    ``http://clientId:clientSecret@host:port`` when set, else the simulated API of ``hub up``."""
-    uri = os.environ.get(f"AIRFLOW_CONN_{feed.connection.upper()}")
-    if uri:
-        parts = urlsplit(uri)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise FeedError(feed.name, "*", None, f"connection {feed.connection} is not an http(s) URI",
-                            f"set AIRFLOW_CONN_{feed.connection.upper()}=http://clientId:clientSecret@host:port")
-        host = parts.hostname + (f":{parts.port}" if parts.port else "")
-        base = f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
-        if parts.password:
-            refuse_cleartext_secret(feed, base)
-        return base, unquote(parts.username or ""), unquote(parts.password or "")
-    path = hub_home() / "justice.json"
-    try:
-        info = json.loads(path.read_text())
-        return str(info["url"]), str(info["clientId"]), str(info["clientSecret"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise FeedError(feed.name, "*", None, f"no endpoint for connection {feed.connection} ({path} unreadable: {exc})",
-                        f"run `hub up` to start the simulated API, or set AIRFLOW_CONN_{feed.connection.upper()}"
-                        ) from exc
+    """(base_url, client_id, client_secret) of ``feed``: its Airflow connection (govhub.extract.connections);
+    a client secret is refused over plain http to another machine (``refuse_cleartext_secret``)."""
+    from govhub.extract.connections import http_endpoint as from_airflow
+
+    base, client_id, client_secret = from_airflow(feed)
+    if client_secret:
+        refuse_cleartext_secret(feed, base)
+    return base, client_id, client_secret
 
 
 class ApiClient:

@@ -10,7 +10,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 
 from govhub import db
 from govhub.extract import sql_connector
-from govhub.extract.connections import files_directory, sql_conninfo
+from govhub.extract.connections import files_directory, sql_connect
 from govhub.extract.drift import record_drift_autocommit
 from govhub.extract.files_connector import extract_civil_drops, extract_petition_files
 from govhub.extract.http_connector import extract_http_object, http_endpoint
@@ -83,7 +83,7 @@ def extract_feed(name: str, interval: tuple[str, str] | None = None, objects: li
 @retry(retry=retry_if_exception_type(psycopg.OperationalError), stop=stop_after_attempt(3),
        wait=wait_exponential(multiplier=1, max=10), reraise=True)
 def _connect_source(spec: Feed) -> psycopg.Connection:
-    conn = psycopg.connect(sql_conninfo(spec), connect_timeout=10)
+    conn = sql_connect(spec, connect_timeout=10)
     sql_connector.make_tolerant(conn)
     return conn
 

@@ -32,6 +32,8 @@ import yaml
 
 from govhub import db
 from govhub.extract.registry import Feed, load_registry
+from govhub.freshness import GRACE, last_arrivals
+from govhub.freshness import check as check_freshness
 from govhub.ops import ensure_ops
 from govhub.quality.gate import RESULT_FORMAT, SUITES_DIR, _redact, quote_ident
 from govhub.quality.gate import raised as _raised
@@ -245,9 +247,7 @@ def plan(run_at: dt.datetime | None = None,
         ensure_ops(conn)
         pending_rows = conn.execute(
             f"select feed, object, batch_id, received from ops.batch where batch_id in ({NEW_BATCHES})").fetchall()
-        last_ok = dict(conn.execute(
-            "select feed, extract(epoch from now() - max(finished_at)) / 3600.0 from ops.batch "
-            "where status = 'succeeded' group by feed").fetchall())
+        last_ok = last_arrivals(conn)
     pending: dict[str, dict[str, list[str]]] = {}
     received: dict[tuple[str, str], int] = {}
     for feed_name, obj, batch_id, rec in pending_rows:
@@ -259,7 +259,8 @@ def plan(run_at: dt.datetime | None = None,
             log.warning("feeds.yml: feed %s is not in sources.yml; skipped", feed_name)
             continue
         feed = registry[feed_name]
-        _plan_freshness(p, feed, _merge(defaults.get("freshness", {}), fspec.get("freshness")), last_ok.get(feed_name))
+        _plan_freshness(p, feed, _merge(defaults.get("freshness", {}), fspec.get("freshness")), last_ok.get(feed_name),
+                        run_at)
         for obj_name, ospec in (fspec.get("objects") or {}).items():
             if obj_name not in feed.objects:
                 log.warning("feeds.yml: object %s.%s is not in sources.yml; skipped", feed_name, obj_name)
@@ -276,18 +277,23 @@ def plan(run_at: dt.datetime | None = None,
     return p, pending
 
 
-def _plan_freshness(p: _Plan, feed: Feed, spec: dict[str, Any], hours: float | None) -> None:
+def _plan_freshness(p: _Plan, feed: Feed, spec: dict[str, Any], last_arrival: dt.datetime | None,
+                    run_at: dt.datetime | None) -> None:
+    """Late by govhub.freshness (the registry's schedule): hours since the last batch <= hours from it to the
+    next scheduled run plus the grace; feeds.yml says only whether that blocks."""
     import great_expectations as gx
 
+    fresh = check_freshness(feed, last_arrival, run_at)
+    limit = fresh.limit_hours if fresh.limit_hours is not None else 0.0
     key = f"{feed.name}.freshness"
-    limit = float(spec["warn_after_hours"])
     p.queries[key] = (f"select coalesce(extract(epoch from now() - max(finished_at)) / 3600.0, 1e9)::float8 "
                       f"as hours_since_last_batch from ops.batch where feed = {_lit(feed.name)} and status = 'succeeded'")
     p.tables[key] = "ops.batch"
     p.items.append(_Planned(feed.name, None, key, gx.expectations.ExpectColumnValuesToBeBetween(
         column="hours_since_last_batch", max_value=limit,
-        meta={"name": f"freshness: last successful batch within {limit:g} h", "blocking": bool(spec.get("blocking"))}),
-        {"kind": "freshness", "hours": hours, "limit": limit}))
+        meta={"name": f"freshness: no run of schedule {feed.schedule} missed (+{GRACE.seconds // 60} min grace)",
+              "blocking": bool(spec.get("blocking"))}),
+        {"kind": "freshness", "hours": fresh.age_hours, "limit": limit, "deadline": fresh.deadline}))
 
 
 def _plan_volume(p: _Plan, feed: Feed, obj: str, spec: dict[str, Any], now_received: int, pending: list[str]) -> None:
@@ -401,7 +407,7 @@ def _words(item: _Planned, result: Any) -> str:
     if kind == "freshness":
         hours = w["hours"]
         return ("no successful batch ever" if hours is None else f"last successful batch {hours:.1f} h ago") + \
-            f" (warn after {w['limit']:g} h)"
+            (f" (late after {w['limit']:g} h: {w['deadline']})" if w.get("deadline") else "")
     if kind == "volume":
         return (f"received {w['received']:,} rows in the new batch(es); usual {w['usual']:,.0f} "
                 f"(median of the last {w['history']} batches); alarm at or below {w['ratio']:.0%} "

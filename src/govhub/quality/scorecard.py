@@ -139,29 +139,11 @@ def _ratio(num: Any, den: Any) -> float | None:
     return None if not den else float(num or 0) / float(den)
 
 
-def timeliness(feed: Feed, last_arrival: dt.datetime | None, now: dt.datetime,
-               grace: dt.timedelta = dt.timedelta(minutes=30)) -> dict[str, Any]:
-    """On time when the last successful batch arrived at or after the latest scheduled run that is at least
-    ``grace`` old (a run that is still going is not late yet)."""
-    from croniter import croniter
+def timeliness(feed: Feed, last_arrival: dt.datetime | None, now: dt.datetime) -> dict[str, Any]:
+    """On time or late by the one definition of freshness (govhub.freshness: the registry's schedule)."""
+    from govhub.freshness import check
 
-    local_now = now.astimezone(LOCAL_TZ)
-    due = croniter(feed.schedule, local_now - grace).get_prev(dt.datetime)
-    if due.tzinfo is None:
-        due = due.replace(tzinfo=LOCAL_TZ)
-    out: dict[str, Any] = {"schedule": feed.schedule, "due": due.isoformat(), "last_arrival": None,
-                           "on_time": False, "late_minutes": None, "age_hours": None}
-    if last_arrival is None:
-        out["status"] = "never arrived"
-        return out
-    out["last_arrival"] = last_arrival.astimezone(LOCAL_TZ).isoformat()
-    out["age_hours"] = round((now - last_arrival).total_seconds() / 3600, 1)
-    if last_arrival >= due:
-        out.update(on_time=True, status="on time")
-    else:
-        late = int((now - due).total_seconds() // 60)
-        out.update(late_minutes=late, status=f"late: the run due {due:%m-%d %H:%M} has not arrived ({late} min)")
-    return out
+    return check(feed, last_arrival, now).as_dict()
 
 
 def _batch_stats(conn: psycopg.Connection) -> dict[str, dict[str, Any]]:
@@ -324,6 +306,74 @@ def _trend(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+TREND_DAYS = 30
+
+
+def _daily(conn: psycopg.Connection, registry: dict[str, Feed], now: dt.datetime) -> dict[str, list[dict[str, Any]]]:
+    """Per feed and local day of the last TREND_DAYS: on time at the day's end (govhub.freshness), the share of
+    raw cells filled in that day's batches, and quarantined / received of that day's batches (SQL aggregates)."""
+    import bisect
+
+    from govhub.freshness import check
+
+    today = now.astimezone(LOCAL_TZ).date()
+    days = [today - dt.timedelta(days=n) for n in range(TREND_DAYS - 1, -1, -1)]
+    since = dt.datetime.combine(days[0], dt.time(), LOCAL_TZ)
+    volume = {(r["feed"], r["day"]): r for r in _rows(conn, """
+        select feed, (started_at at time zone 'Asia/Shanghai')::date as day, sum(received) as received,
+               sum(quarantined) as quarantined from ops.batch where status = 'succeeded' and started_at >= %s
+        group by 1, 2""", (since,))}
+    arrivals: dict[str, list[dt.datetime]] = {}
+    for feed, finished in conn.execute("select feed, finished_at from ops.batch where status = 'succeeded' "
+                                       "and finished_at is not null order by finished_at").fetchall():
+        arrivals.setdefault(feed, []).append(finished)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, feed in registry.items():
+        filled: dict[dt.date, list[int]] = {}
+        for obj in feed.objects.values():
+            if not _exists(conn, f"raw.{feed.raw_table(obj)}"):
+                continue
+            expr = sql.SQL(" + ").join(sql.SQL("(nullif(btrim(r.{}::text), '') is not null)::int").format(
+                sql.Identifier(c.lower())) for c in obj.columns)
+            for day, n, f in conn.execute(sql.SQL(
+                    """select (b.started_at at time zone 'Asia/Shanghai')::date, count(*), coalesce(sum({}), 0)
+                       from {} as r join ops.batch as b on b.batch_id = r._batch_id where b.started_at >= %s
+                       group by 1""").format(expr, sql.Identifier("raw", feed.raw_table(obj))), (since,)).fetchall():
+                acc = filled.setdefault(day, [0, 0])
+                acc[0] += f
+                acc[1] += n * len(obj.columns)
+        series = []
+        times = arrivals.get(name, [])
+        for day in days:
+            end = min(now, dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), LOCAL_TZ))
+            i = bisect.bisect_right(times, end)
+            v = volume.get((name, day), {})
+            f, cells = filled.get(day, (0, 0))
+            series.append({"day": day.isoformat(), "on_time": check(feed, times[i - 1] if i else None, end).on_time,
+                           "completeness": _ratio(f, cells),
+                           "quarantine_share": _ratio(v.get("quarantined"), v.get("received"))})
+        out[name] = series
+    return out
+
+
+def _chart(series: list[dict[str, Any]]) -> str:
+    """A small inline SVG of one department's 30 days: completeness (blue line), quarantine rate (red line),
+    and under them one square per day, green when the feed was on time at the day's end, red when late."""
+    w, h, step = 300, 80, 10
+    def line(key: str) -> str:
+        points = [f"{5 + i * step},{h - 20 - round(50 * s[key])}" for i, s in enumerate(series) if s[key] is not None]
+        return " ".join(points)
+    squares = "".join(f'<rect x="{1 + i * step}" y="{h - 12}" width="8" height="8" fill="{"#17683a" if s["on_time"] else "#b3261e"}">'
+                      f'<title>{s["day"]}: {"on time" if s["on_time"] else "late"}</title></rect>' for i, s in enumerate(series))
+    return (f'<svg class="trend" role="img" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+            f'aria-label="last {len(series)} days: completeness, quarantine rate, timeliness">'
+            f'<line x1="0" x2="{w}" y1="{h - 70}" y2="{h - 70}" stroke="#ccd"/><line x1="0" x2="{w}" y1="{h - 20}" '
+            f'y2="{h - 20}" stroke="#ccd"/>'
+            f'<polyline class="completeness" fill="none" stroke="#5b7db1" stroke-width="2" points="{line("completeness")}"/>'
+            f'<polyline class="quarantine" fill="none" stroke="#b3261e" stroke-width="2" points="{line("quarantine_share")}"/>'
+            f'{squares}</svg>')
+
+
 def _held(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]:
     """Batches held out of the warehouse by the feed gate, per feed and object, with the reasons in words."""
     from govhub.quality.feed_gate import held_summary
@@ -380,6 +430,7 @@ def compute(now: dt.datetime | None = None) -> dict[str, Any]:
         consistency = _consistency(conn)
         reasons = _quarantine_reasons(conn)
         trend = _trend(conn)
+        daily = _daily(conn, registry, now)
         summary = _gate_summary(conn)
         held = _held(conn)
         surprising = _surprises(conn)
@@ -403,6 +454,7 @@ def compute(now: dt.datetime | None = None) -> dict[str, Any]:
                 "held": held.get(name, []),
                 "surprises": surprising.get(name, {}),
                 "trend": trend.get(name, []),
+                "daily": daily.get(name, []),
             })
     return {"generated_at": now.astimezone(LOCAL_TZ).isoformat(timespec="seconds"), **summary,
             "departments": departments, "data_docs_available": (DATA_DOCS_DIR / "index.html").exists(),
@@ -504,6 +556,9 @@ published; the next successful extract takes them in):</p><table><tr><th>object<
 {% for r in p.quarantine_reasons %}<tr><td>{{ r.reason }} <span class="na">({{ r.object }})</span></td><td>{{ r.records }}</td>
 <td>{% for e in r.examples %}<div class="example">{{ e|tojson_cn }}</div>{% endfor %}</td></tr>{% endfor %}</table>
 {% else %}<p class="ok">No quarantined records.</p>{% endif %}
+<h3>Last {{ p.daily|length }} days</h3>
+<figure>{{ chart(p.daily)|safe }}<figcaption class="na">blue: raw cells filled; red: quarantined / received
+(0–100%, per day's batches); squares: on time (green) or late (red) at the day's end, by the feed's schedule</figcaption></figure>
 <h3>Last {{ p.trend|length }} batches</h3>
 {% if p.trend %}{% set peak = p.trend|map(attribute='received')|map('int')|max %}
 <div aria-label="received per batch, quarantined in red">{% for t in p.trend %}<span class="bar" title="{{ t.started_at }} {{ t.object }}: received {{ t.received }}, quarantined {{ t.quarantined }}, {{ t.status }}">
@@ -533,7 +588,7 @@ def render(data: dict[str, Any]) -> str:
 
     env = jinja2.Environment(autoescape=True, undefined=jinja2.ChainableUndefined)
     env.filters["tojson_cn"] = lambda v: json.dumps(v, ensure_ascii=False, default=str)
-    return env.from_string(_TEMPLATE).render(d=data, pct=_pct, bar=_bar, none=None)
+    return env.from_string(_TEMPLATE).render(d=data, pct=_pct, bar=_bar, chart=_chart, none=None)
 
 
 def build_scorecard(out_dir: Path | None = None, now: dt.datetime | None = None) -> Path:

@@ -1,0 +1,136 @@
+"""The quality pages in a real browser: headless Chromium (Debian's `chromium`) driven by Playwright.
+
+The plugin's FastAPI app is served by uvicorn as the Airflow API server mounts it; the scorecard and the GX Data
+Docs must load without console errors, show Chinese text in a CJK font, carry their charts, and refuse an
+anonymous visitor. Where the browser cannot be installed the tests skip and say how to run them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+from fastapi import HTTPException, Request
+
+from tests.plugins.test_hub_quality_plugin import load_plugin_module
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+HOW = ("headless-browser tests need Debian's chromium and Playwright: `apt-get install -y chromium fonts-noto-cjk` "
+       "and `pip install playwright` (`playwright install` downloads its own browser and cannot work offline)")
+TOKEN = "hub-browser-test"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip(f"no chromium on PATH: {HOW}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip(f"playwright is not installed: {HOW}")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def site(hub_env):
+    """The plugin app on 127.0.0.1; a request is authenticated when it carries the test's bearer token (the
+    real dependency — Airflow's JWT check — is exercised by tests/plugins)."""
+    import uvicorn
+
+    from govhub import airflow_env
+    from govhub.quality.scorecard import build_scorecard
+
+    airflow_env.configure()
+    build_scorecard()
+    plugin = load_plugin_module()
+    plugin.app.dependency_overrides[plugin.authenticated] = authenticated
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(plugin.app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(5)
+    plugin.app.dependency_overrides.clear()
+
+
+def authenticated(request: Request) -> None:
+    if request.headers.get("authorization") != f"Bearer {TOKEN}":
+        raise HTTPException(status_code=401, detail="Not authenticated")
+
+
+def visit(browser, url: str, logged_in: bool = True):
+    context = browser.new_context(extra_http_headers={"Authorization": f"Bearer {TOKEN}"} if logged_in else {})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    response = page.goto(url, wait_until="load")
+    return context, page, response, errors
+
+
+def test_scorecard_loads_with_chinese_text_and_charts(browser, site):
+    context, page, response, errors = visit(browser, f"{site}/")
+    try:
+        assert response.status == 200
+        assert errors == []
+        assert "县公安局" in page.inner_text("body")
+        # a CJK font is there to draw it (else the characters are boxes)
+        assert page.evaluate("document.fonts.check('16px \"Noto Sans CJK SC\"', '县公安局')")
+        charts = page.locator("svg.trend")
+        assert charts.count() >= 6
+        box = charts.first.bounding_box()
+        assert box and box["width"] > 100 and box["height"] > 40
+    finally:
+        context.close()
+
+
+def data_docs(browser, site):
+    from govhub.quality.scorecard import DATA_DOCS_DIR
+
+    if not (DATA_DOCS_DIR / "index.html").exists():
+        pytest.skip("no GX Data Docs yet: they are written by a gate run (tests/quality/test_gate_docs.py)")
+    # no network beyond this machine, as in a county data centre: the CDN requests fail fast
+    context, page, response, errors = visit(browser, f"{site}/data-docs/index.html")
+    return context, page, response, errors
+
+
+def test_data_docs_are_served_and_render_their_text(browser, site):
+    context, page, response, _ = data_docs(browser, site)
+    try:
+        assert response.status == 200
+        assert "Validation Results" in page.inner_text("body")
+    finally:
+        context.close()
+
+
+@pytest.mark.xfail(strict=True, reason="GX 1.24 Data Docs load jQuery, Bootstrap, bootstrap-table and Vega from "
+                   "CDNs: without internet access they raise '$ is not defined' and the results table stays empty. "
+                   "Fix: serve vendored copies of those assets from the plugin (not done yet)")
+def test_data_docs_work_without_internet_access(browser, site):
+    context, page, _, errors = data_docs(browser, site)
+    try:
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_an_anonymous_visitor_is_refused(browser, site):
+    for path in ("/", "/scorecard.json", "/data-docs/index.html"):
+        context, page, response, _ = visit(browser, f"{site}{path}", logged_in=False)
+        try:
+            assert response.status == 401, path
+            assert "县" not in page.content()
+        finally:
+            context.close()
