@@ -176,10 +176,25 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from govhub.evaluate import evaluate
+def _rates(text: str | None) -> dict[str, float] | None:
+    """'other_valid=0.03,transposed=0.01' -> {'other_valid': 0.03, 'transposed': 0.01}"""
+    if not text:
+        return None
+    return {k.strip(): float(v) for k, v in (part.split("=", 1) for part in text.split(",") if part.strip())}
 
-    _print(evaluate())
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from govhub.evaluate import evaluate, holdout
+
+    inject = _rates(args.inject_defects)
+    if args.holdout_seeds:
+        seeds = []
+        for part in args.holdout_seeds.split(","):
+            seed, _, dialect = part.strip().partition(":")
+            seeds.append((int(seed), int(dialect) if dialect else None))
+        _print(holdout(seeds, scale=args.scale, inject=inject))
+    else:
+        _print(evaluate(inject=inject, seed=args.inject_seed, baseline=not args.no_baseline))
     return 0
 
 
@@ -297,7 +312,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--database", default="warehouse")
     p.set_defaults(func=cmd_sql)
     sub.add_parser("status", help="last batch per feed, gate result, published version").set_defaults(func=cmd_status)
-    sub.add_parser("evaluate", help="linkage and grid assignment against the simulator's truth").set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("evaluate", help="linkage (hub vs a plain Splink baseline) and grid assignment against the "
+                       "simulator's truth, as JSON")
+    p.add_argument("--inject-defects", metavar="KIND=RATE,...",
+                   help="add ID defects to a copy of the records first (missing, wrong_check, transposed, substituted, "
+                        "legacy15, lower_x, fullwidth, spaces, other_valid = someone else's valid number)")
+    p.add_argument("--inject-seed", type=int, default=1)
+    p.add_argument("--no-baseline", action="store_true", help="skip the baseline and the linkage re-run")
+    p.add_argument("--holdout-seeds", metavar="SEED[:DIALECT],...",
+                   help="generate each county (replacing this HUB_HOME's), run the pipeline, evaluate; e.g. 21:21,22:22")
+    p.add_argument("--scale", default="small", choices=["tiny", "small", "county", "city"],
+                   help="scale of the --holdout-seeds counties")
+    p.set_defaults(func=cmd_evaluate)
     sub.add_parser("docs", help="generate the dbt docs site (models, columns, tests, lineage)").set_defaults(
         func=cmd_docs)
     p = sub.add_parser("report", help="(re)build the per-department data-quality scorecard and print where it is")
