@@ -286,7 +286,9 @@ def holdout(seeds: list[tuple[int, int | None]], scale: str = "small", inject: d
         _reset_warehouse()
         outcomes = run_pipeline()
         label = f"{scale}/seed{seed}/dialect{dialect}"
-        out[label] = {"dags": {o.dag_id: o.state for o in outcomes}, **evaluate(inject=inject)}
+        out[label] = {"dags": {o.dag_id: o.state for o in outcomes}, **evaluate()}
+        if inject:
+            out[label]["linkage_injected"] = linkage_report(inject)
     return out
 
 

@@ -3,11 +3,14 @@
 How a record finds its person (``resolve``; dbt's ``int_residents__resolved`` applies the outcome):
 
 1. A valid or repaired ID number decides by itself — *unless its record contradicts the number*. The number
-   encodes a birth date and a sex, and its other records carry a name. A record whose name agrees with none of
-   the names its number carries (by characters, toneless pinyin, pinyin edit distance, given name only) and
-   whose stated birth date or sex also contradicts the number — or, when the number has no other named record,
-   whose birth date *and* sex both contradict it — is a record with someone else's number (a relative's, a
-   neighbour's). Such a number is ``doubted``: the record goes to step 2 without it.
+   encodes a birth date and a sex, and its other records carry a name. A record that does not state the
+   number's birth date (day/month swap and one digit forgiven) and whose name agrees with none of the names its
+   number carries (normalised characters, toneless pinyin, given name only, characters without pinyin as
+   wildcards) is a record with someone else's number (a relative's, a neighbour's) when its birth date or sex
+   contradicts the number, or when it states neither and two other records carry the number. The number's only
+   named record is doubted when it contradicts the number's birth date; a record without a name when it
+   contradicts both birth date and sex. Such a number is ``doubted``:
+   the record goes to step 2 without it.
 2. Records without a usable ID (missing, wrong check character, transposed or mistyped digits, malformed) and
    the doubted ones are linked by Splink (Fellegi-Sunter) to the known persons (one profile per valid ID):
    ID within one substitution / adjacent transposition, the birth date embedded in the ID against the stated
@@ -105,16 +108,21 @@ def _edit_distance_at_most_1(a: str, b: str) -> bool:
     return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
 
 
+def _has_pinyin(ch: str) -> bool:
+    return name_pinyin(ch) != ch
+
+
 def names_agree(a: str | None, b: str | None) -> bool | None:
-    """Same person's name as two clerks wrote it: normalised equal, equal toneless pinyin, pinyin within one
-    edit, characters within one edit, or one is the other's given name (at least two characters)."""
+    """Same person's name as two clerks wrote it: normalised equal, equal toneless pinyin (homophones), equal
+    but for characters without pinyin (outside the system's code page, they cannot be compared), or one is the
+    other's given name (at least two characters). No edit distance: siblings' names are often one character or
+    one pinyin letter apart (王伟/王伟明, wangwei/wangwen), and this decides whether a valid number is doubted."""
     na, nb = normalise_name(a), normalise_name(b)
     if na is None or nb is None:
         return None
-    if na == nb or _edit_distance_at_most_1(na, nb):
+    if na == nb or name_pinyin(na) == name_pinyin(nb):
         return True
-    pa, pb = name_pinyin(na), name_pinyin(nb)
-    if pa == pb or _edit_distance_at_most_1(pa, pb):
+    if len(na) == len(nb) and all(x == y or not _has_pinyin(x) or not _has_pinyin(y) for x, y in zip(na, nb, strict=True)):
         return True
     ga, gb = given_name(a), given_name(b)
     return bool((ga and len(ga) >= 2 and ga == nb) or (gb and len(gb) >= 2 and gb == na))
@@ -161,14 +169,21 @@ def doubted_ids(known: pd.DataFrame) -> set[str]:
         others = list(named.get(row.id_number, []))
         if row.norm is not None and row.norm in others:
             others.remove(row.norm)
-        if row.norm is None or not others:
-            # nothing to compare the name with: the number's birth date and sex must both be contradicted
+        if not others:
+            # the number's only named record: a birth date it contradicts is enough (the number joins this record
+            # to nobody, so doubting it costs nothing and lets Splink find the record's own person)
+            if row.birth_ok is False:
+                out.add(row.uid)
+            continue
+        if row.norm is None:  # no name to compare: the number's birth date and sex must both be contradicted
             if row.birth_ok is False and row.sex_ok is False:
                 out.add(row.uid)
             continue
         if any(names_agree(row.name, other) for other in others):
             continue
-        if row.birth_ok is False or row.sex_ok is False:
+        # the name contradicts the number's other records and nothing the record states supports the number,
+        # unless all it has is the number's sex against a single other record (which of the two is wrong?)
+        if row.birth_ok is False or row.sex_ok is False or not (row.sex_ok is True and len(others) < 2):
             out.add(row.uid)
     return out
 
