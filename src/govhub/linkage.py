@@ -217,7 +217,7 @@ def _modes(rows: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _features(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.copy()
+    frame = frame.astype(object).where(frame.notna(), None)
     frame["name_norm"] = frame["name"].map(normalise_name)
     frame["given"] = frame["name"].map(given_name)
     cache: dict[str, str | None] = {}
@@ -230,7 +230,8 @@ def _features(frame: pd.DataFrame) -> pd.DataFrame:
     frame["idk2"] = frame["id17"].str[:4] + frame["id17"].str[9:]
     frame["idk3"] = frame["id17"].str[:8] + frame["id17"].str[13:]
     frame["idk4"] = frame["id17"].str[:12]
-    frame["surname_year"] = frame["name_norm"].str[:1] + frame["birth"].str[:4]
+    frame["surname_year"] = [n[:1] + b[:4] if isinstance(n, str) and isinstance(b, str) else None
+                             for n, b in zip(frame["name_norm"], frame["birth"], strict=True)]
     return frame
 
 
