@@ -28,6 +28,7 @@ Splink's PostgreSQL backend needs a DuckDB extension download (impossible offlin
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import unicodedata
@@ -77,13 +78,19 @@ def given_name(name: str | None) -> str | None:
     return norm[cut:] if len(norm) > cut else None
 
 
-def name_pinyin(name: str | None) -> str | None:
-    """Toneless pinyin of a normalised name (homophones share it); a character without pinyin stays itself."""
-    if not isinstance(name, str) or not name:
-        return None
+@functools.lru_cache(maxsize=65536)
+def _char_pinyin(ch: str) -> str:
     from pypinyin import lazy_pinyin
 
-    return "".join(lazy_pinyin(name, errors=lambda chars: list(chars))).lower()
+    return "".join(lazy_pinyin(ch, errors=lambda chars: list(chars))).lower()
+
+
+def name_pinyin(name: str | None) -> str | None:
+    """Toneless pinyin of a normalised name, character by character (homophones share it; one character always
+    reads the same, whatever its neighbours); a character without pinyin stays itself."""
+    if not isinstance(name, str) or not name:
+        return None
+    return "".join(_char_pinyin(ch) for ch in name)
 
 
 def birth_agrees(a: str | None, b: str | None) -> bool | None:
@@ -161,24 +168,30 @@ def doubted_ids(known: pd.DataFrame) -> set[str]:
               for s, e in zip(known["sex"], embedded_sex, strict=True)]
     frame = known.assign(birth_ok=birth_ok, sex_ok=sex_ok, norm=known["name"].map(normalise_name))
     frame["norm"] = frame["norm"].astype(object).where(frame["norm"].notna(), None)
-    named = frame[frame["norm"].notna()].groupby("id_number")["norm"].agg(list)
+    # vectorised first: a record whose exact (normalised) name another record of the number carries agrees
+    named_count = frame.groupby("id_number")["norm"].transform("count")
+    same_count = frame.groupby(["id_number", "norm"], dropna=False)["uid"].transform("size")
+    has_name = frame["norm"].notna()
+    others_named = named_count - has_name.astype(int)
+    same_name = has_name & (same_count > 1)
+    undecided = frame[(frame["birth_ok"] != True) & ~same_name]  # noqa: E712 (None is not True either)
+    named = frame[has_name & frame["id_number"].isin(undecided["id_number"])].groupby("id_number")["norm"].agg(list)
+    named = named.to_dict()
     out = set()
-    for row in frame.itertuples(index=False):
-        if row.birth_ok is True:  # the record states the number's birth date: the number is its own
-            continue
-        others = list(named.get(row.id_number, []))
-        if row.norm is not None and row.norm in others:
-            others.remove(row.norm)
-        if not others:
+    for row, n_others in zip(undecided.itertuples(index=False), others_named[undecided.index], strict=True):
+        if n_others == 0:
             # the number's only named record: a birth date it contradicts is enough (the number joins this record
             # to nobody, so doubting it costs nothing and lets Splink find the record's own person)
-            if row.birth_ok is False:
+            if row.birth_ok is False and row.norm is not None:
+                out.add(row.uid)
+            elif row.norm is None and row.birth_ok is False and row.sex_ok is False:
                 out.add(row.uid)
             continue
         if row.norm is None:  # no name to compare: the number's birth date and sex must both be contradicted
             if row.birth_ok is False and row.sex_ok is False:
                 out.add(row.uid)
             continue
+        others = [n for n in named.get(row.id_number, []) if n != row.norm]
         if any(names_agree(row.name, other) for other in others):
             continue
         # the name contradicts the number's other records and nothing the record states supports the number,
@@ -220,9 +233,8 @@ def _features(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.astype(object).where(frame.notna(), None)
     frame["name_norm"] = frame["name"].map(normalise_name)
     frame["given"] = frame["name"].map(given_name)
-    cache: dict[str, str | None] = {}
     for column, source in (("name_py", "name_norm"), ("given_py", "given")):
-        frame[column] = [cache.setdefault(v, name_pinyin(v)) if v else None for v in frame[source]]
+        frame[column] = [name_pinyin(v) for v in frame[source]]
     frame["id17"] = frame["id"].where(frame["id"].fillna("").str.match(r"^\d{17}"), None).str[:17]
     # blocking keys on the ID's 17 digits with one window of positions left out each: an edit of one digit or a
     # swap of two adjacent ones falls inside one window, so one key stays equal
