@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 
 from govhub.settings import hub_home
 
@@ -192,9 +193,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         for part in args.holdout_seeds.split(","):
             seed, _, dialect = part.strip().partition(":")
             seeds.append((int(seed), int(dialect) if dialect else None))
-        _print(holdout(seeds, scale=args.scale, inject=inject))
+        report = holdout(seeds, scale=args.scale, inject=inject)
     else:
-        _print(evaluate(inject=inject, seed=args.inject_seed, baseline=not args.no_baseline))
+        report = evaluate(inject=inject, seed=args.inject_seed, baseline=not args.no_baseline)
+    if args.out:  # the pipeline's logs share stdout with the report
+        Path(args.out).write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    _print(report)
     return 0
 
 
@@ -323,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="generate each county (replacing this HUB_HOME's), run the pipeline, evaluate; e.g. 21:21,22:22")
     p.add_argument("--scale", default="small", choices=["tiny", "small", "county", "city"],
                    help="scale of the --holdout-seeds counties")
+    p.add_argument("--out", metavar="FILE", help="also write the JSON report to FILE")
     p.set_defaults(func=cmd_evaluate)
     sub.add_parser("docs", help="generate the dbt docs site (models, columns, tests, lineage)").set_defaults(
         func=cmd_docs)
