@@ -131,6 +131,9 @@ def test_with_one_other_record_and_only_a_matching_sex_a_name_mismatch_is_not_en
     # two other records agreeing on the name: the odd one out is doubted
     known = _known([("b1", b, "杨建国", None, "M"), ("b2", b, "杨建国", None, None), ("x", b, "李强", None, "M")])
     assert linkage.doubted_ids(known) == {"x"}
+    # one other record that states the number's birth date: the number is surely its, so not the odd one's
+    known = _known([("b1", b, "杨建国", "19600911", "M"), ("x", b, "李强", None, "M")])
+    assert linkage.doubted_ids(known) == {"x"}
 
 
 # ------------------------------------------------------------------------------------------ choosing links

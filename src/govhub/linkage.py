@@ -6,11 +6,11 @@ How a record finds its person (``resolve``; dbt's ``int_residents__resolved`` ap
    encodes a birth date and a sex, and its other records carry a name. A record that does not state the
    number's birth date (day/month swap and one digit forgiven) and whose name agrees with none of the names its
    number carries (normalised characters, toneless pinyin, given name only, characters without pinyin as
-   wildcards) is a record with someone else's number (a relative's, a neighbour's) when its birth date or sex
-   contradicts the number, or when it states neither and two other records carry the number. The number's only
-   named record is doubted when it contradicts the number's birth date; a record without a name when it
-   contradicts both birth date and sex. Such a number is ``doubted``:
-   the record goes to step 2 without it.
+   wildcards) has someone else's number (a relative's, a neighbour's) — except when all it states besides is
+   the number's sex, against one other named record that does not state the number's birth date either (which
+   of the two is wrong?). The number's only named record is doubted when it contradicts the number's birth
+   date; a record without a name when it contradicts both birth date and sex. A doubted number does not
+   decide: the record goes to step 2 without it.
 2. Records without a usable ID (missing, wrong check character, transposed or mistyped digits, malformed) and
    the doubted ones are linked by Splink (Fellegi-Sunter) to the known persons (one profile per valid ID):
    ID within one substitution / adjacent transposition, the birth date embedded in the ID against the stated
@@ -174,11 +174,14 @@ def doubted_ids(known: pd.DataFrame) -> set[str]:
     has_name = frame["norm"].notna()
     others_named = named_count - has_name.astype(int)
     same_name = has_name & (same_count > 1)
+    # records of the number that state its birth date: the number is surely theirs
+    confirmed = (has_name & (frame["birth_ok"] == True)).groupby(frame["id_number"]).transform("sum")  # noqa: E712
     undecided = frame[(frame["birth_ok"] != True) & ~same_name]  # noqa: E712 (None is not True either)
     named = frame[has_name & frame["id_number"].isin(undecided["id_number"])].groupby("id_number")["norm"].agg(list)
     named = named.to_dict()
     out = set()
-    for row, n_others in zip(undecided.itertuples(index=False), others_named[undecided.index], strict=True):
+    for row, n_others, n_confirmed in zip(undecided.itertuples(index=False), others_named[undecided.index],
+                                          confirmed[undecided.index], strict=True):
         if n_others == 0:
             # the number's only named record: a birth date it contradicts is enough (the number joins this record
             # to nobody, so doubting it costs nothing and lets Splink find the record's own person)
@@ -195,8 +198,10 @@ def doubted_ids(known: pd.DataFrame) -> set[str]:
         if any(names_agree(row.name, other) for other in others):
             continue
         # the name contradicts the number's other records and nothing the record states supports the number,
-        # unless all it has is the number's sex against a single other record (which of the two is wrong?)
-        if row.birth_ok is False or row.sex_ok is False or not (row.sex_ok is True and len(others) < 2):
+        # unless all it has is the number's sex against a single other record that does not state the number's
+        # birth date either (which of the two is wrong?)
+        if (row.birth_ok is False or row.sex_ok is False or len(others) >= 2 or n_confirmed > 0
+                or row.sex_ok is not True):
             out.add(row.uid)
     return out
 
