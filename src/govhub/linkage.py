@@ -16,7 +16,8 @@ How a record finds its person (``resolve``; dbt's ``int_residents__resolved`` ap
    ID within one substitution / adjacent transposition, the birth date embedded in the ID against the stated
    one, names by characters, toneless pinyin, pinyin edit distance and given name only (middle dots, spaces and
    full-width forms normalised), term-frequency adjustment on names (a common name is weak evidence), birth
-   date with day/month swap and one-digit error, sex, and Jaro-Winkler address similarity.
+   date with day/month swap and one-digit error, sex, and the address: same building / grid / village as
+   int_addresses__matched read it from the registry, else Jaro-Winkler similarity of the text.
 3. A link needs a posterior >= ``THRESHOLD`` that the record is this candidate rather than any other or nobody
    (its odds over one plus all candidates' odds: relatives share surname, address and sometimes a birth date, so
    two good candidates make no link), and never joins a person who already has a record in the
@@ -208,7 +209,7 @@ def doubted_ids(known: pd.DataFrame) -> set[str]:
 
 # ------------------------------------------------------------------------------------------ records
 RECORD_COLUMNS = ["uid", "source", "source_object", "id_raw", "id_number", "id_status", "name", "sex", "birth",
-                  "address_key"]
+                  "address_key", "building_id", "grid_code", "village_code"]
 
 
 def load_records() -> pd.DataFrame:
@@ -216,14 +217,20 @@ def load_records() -> pd.DataFrame:
     # Everything crosses to Python as bounded text: a date is text only within 1900-01-01..9999-12-31 (staging
     # already nulls impossible ones; psycopg would raise on a year-0 or year-10000 date), names and addresses are
     # cut to lengths no real one reaches (a megabyte of garbage must not stall pinyin or Splink).
+    # The address as matched to the building registry (int_addresses__matched: any prefix, numerals, group and
+    # house words read) is compared, not the text: departments write one building many ways.
+    matched = db.query("select to_regclass('intermediate.int_addresses__matched') is not null")[1][0][0]
     cols, rows = db.query(
-        """select source || '|' || source_object || '|' || source_record_id as uid, source, source_object,
-                  left(id_number_raw, 40) as id_raw, left(id_number, 32) as id_number, id_status,
-                  left(person_name, 64) as name, sex,
-                  case when birth_date between date '1900-01-01' and date '9999-12-31'
-                       then to_char(birth_date, 'YYYYMMDD') end as birth,
-                  left(util.hub_addr_key(address), 200) as address_key
-           from intermediate.int_person_records__unioned""")
+        f"""select r.source || '|' || r.source_object || '|' || r.source_record_id as uid, r.source, r.source_object,
+                  left(r.id_number_raw, 40) as id_raw, left(r.id_number, 32) as id_number, r.id_status,
+                  left(r.person_name, 64) as name, r.sex,
+                  case when r.birth_date between date '1900-01-01' and date '9999-12-31'
+                       then to_char(r.birth_date, 'YYYYMMDD') end as birth,
+                  left(util.hub_addr_key(r.address), 200) as address_key,
+                  {'m.building_id::text, m.grid_code::text, m.village_code::text' if matched else
+                   'null::text as building_id, null::text as grid_code, null::text as village_code'}
+           from intermediate.int_person_records__unioned as r
+           {'left join intermediate.int_addresses__matched as m on m.address = r.address' if matched else ''}""")
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -278,8 +285,8 @@ def split(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, set[str]]:
     doubted = doubted_ids(known_rows)
     known_rows = known_rows[~known_rows["uid"].isin(doubted)]
     known = pd.DataFrame({"uid": known_rows["id_number"].drop_duplicates().values})
-    for column in ("name", "address_key"):
-        known[column] = known["uid"].map(_modes(known_rows, column))
+    for column in ("name", "address_key", "building_id", "grid_code", "village_code"):
+        known[column] = known["uid"].map(_modes(known_rows, column)) if column in known_rows else None
     known["id"] = known["uid"]
     # the number's own birth date and sex are the person's: departments copy them from the number
     known["birth"] = known["uid"].map(id_birth)
@@ -290,7 +297,10 @@ def split(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, set[str]]:
     unknown["id"] = unknown["id_number"].where(~is_doubted, None)
     embedded = unknown["id"].map(id_birth)
     unknown["birth"] = unknown["birth"].where(unknown["birth"].notna(), embedded)
-    columns = ["uid", "id", "name", "sex", "birth", "address_key"]
+    for column in ("building_id", "grid_code", "village_code"):
+        if column not in unknown:
+            unknown[column] = None
+    columns = ["uid", "id", "name", "sex", "birth", "address_key", "building_id", "grid_code", "village_code"]
     return _features(known[columns]), _features(unknown[columns]), doubted
 
 
@@ -343,9 +353,11 @@ def settings(known_count: int):
             ("else", "true", 0.02)]),
         comparison("address", [
             ("null", "address_key_l is null or address_key_r is null", 0),
-            ("exact", "address_key_l = address_key_r", 0.6),
-            ("similar", "jaro_winkler_similarity(address_key_l, address_key_r) >= 0.9", 0.15),
-            ("alike", "jaro_winkler_similarity(address_key_l, address_key_r) >= 0.75", 0.1),
+            ("same building", "building_id_l = building_id_r or address_key_l = address_key_r", 0.6),
+            ("similar text", "jaro_winkler_similarity(address_key_l, address_key_r) >= 0.9", 0.08),
+            ("same grid", "grid_code_l = grid_code_r", 0.07),
+            ("same village", "village_code_l = village_code_r", 0.05),
+            ("alike text", "jaro_winkler_similarity(address_key_l, address_key_r) >= 0.75", 0.05),
             ("else", "true", 0.15)]),
     ]
     return SettingsCreator(
@@ -361,7 +373,7 @@ def settings(known_count: int):
 def BLOCKING_RULES(block_on):  # noqa: N802 (a table of rules, as Splink names them)
     return [block_on("idk1"), block_on("idk2"), block_on("idk3"), block_on("idk4"), block_on("birth"),
             block_on("name_py"), "l.given_py = r.name_py", "l.name_py = r.given_py", block_on("address_key"),
-            block_on("surname_year")]
+            block_on("building_id"), block_on("surname_year")]
 
 
 def predict(known: pd.DataFrame, unknown: pd.DataFrame, threshold: float | None = 0.5) -> pd.DataFrame:
