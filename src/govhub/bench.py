@@ -216,11 +216,13 @@ def build_and_gate(scale: str, progress: Progress | None = None) -> dict[str, An
     out["extract_rows"] = received
     _say(progress, f"dbt build --full-refresh ({scale}) ...")
     t0 = time.perf_counter()
-    nodes = transform.build(full_refresh=True, select="+int_person_records__unioned")
+    from govhub.pipeline import LINKAGE_INPUTS
+
+    nodes = transform.build(full_refresh=True, select=LINKAGE_INPUTS)
     t1 = time.perf_counter()
     linkage.link_probabilistically()
     t2 = time.perf_counter()
-    nodes += transform.build(full_refresh=True, exclude="+int_person_records__unioned")
+    nodes += transform.build(full_refresh=True, exclude=LINKAGE_INPUTS)
     t3 = time.perf_counter()
     out["dbt_nodes"] = len(nodes)
     out["dbt_seconds"] = round((t1 - t0) + (t3 - t2), 2)

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 
 from govhub.settings import hub_home
 
@@ -238,10 +239,28 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from govhub.evaluate import evaluate
+def _rates(text: str | None) -> dict[str, float] | None:
+    """'other_valid=0.03,transposed=0.01' -> {'other_valid': 0.03, 'transposed': 0.01}"""
+    if not text:
+        return None
+    return {k.strip(): float(v) for k, v in (part.split("=", 1) for part in text.split(",") if part.strip())}
 
-    _print(evaluate())
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from govhub.evaluate import evaluate, holdout
+
+    inject = _rates(args.inject_defects)
+    if args.holdout_seeds:
+        seeds = []
+        for part in args.holdout_seeds.split(","):
+            seed, _, dialect = part.strip().partition(":")
+            seeds.append((int(seed), int(dialect) if dialect else None))
+        report = holdout(seeds, scale=args.scale, inject=inject)
+    else:
+        report = evaluate(inject=inject, seed=args.inject_seed, baseline=not args.no_baseline)
+    if args.out:  # the pipeline's logs share stdout with the report
+        Path(args.out).write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    _print(report)
     return 0
 
 
@@ -378,7 +397,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--database", default="warehouse")
     p.set_defaults(func=cmd_sql)
     sub.add_parser("status", help="last batch per feed, gate result, published version").set_defaults(func=cmd_status)
-    sub.add_parser("evaluate", help="linkage and grid assignment against the simulator's truth").set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("evaluate", help="linkage (hub vs a plain Splink baseline) and grid assignment against the "
+                       "simulator's truth, as JSON")
+    p.add_argument("--inject-defects", metavar="KIND=RATE,...",
+                   help="add ID defects to a copy of the records first (missing, wrong_check, transposed, substituted, "
+                        "legacy15, lower_x, fullwidth, spaces, other_valid = someone else's valid number)")
+    p.add_argument("--inject-seed", type=int, default=1)
+    p.add_argument("--no-baseline", action="store_true", help="skip the baseline and the linkage re-run")
+    p.add_argument("--holdout-seeds", metavar="SEED[:DIALECT],...",
+                   help="generate each county (replacing this HUB_HOME's), run the pipeline, evaluate; e.g. 21:21,22:22")
+    p.add_argument("--scale", default="small", choices=["tiny", "small", "county", "city"],
+                   help="scale of the --holdout-seeds counties")
+    p.add_argument("--out", metavar="FILE", help="also write the JSON report to FILE")
+    p.set_defaults(func=cmd_evaluate)
     sub.add_parser("docs", help="generate the dbt docs site (models, columns, tests, lineage)").set_defaults(
         func=cmd_docs)
     p = sub.add_parser("report", help="(re)build the per-department data-quality scorecard and print where it is")

@@ -1,20 +1,39 @@
-"""Probabilistic identity resolution for person records without a usable ID number (Splink on DuckDB).
+"""Identity resolution of person records beyond "a valid ID decides" (Splink on DuckDB).
 
-A valid or repaired ID number decides by itself (dbt, ``int_residents__resolved``). Only records whose ID
-is missing, malformed or fails its check character come here: Splink (Fellegi-Sunter, the reference in
-government data linkage) links each to a known person on the ID's first 17 digits, name (characters and
-pinyin), birth date, sex and address — or leaves it a new person when the evidence is weak. Splink's
-PostgreSQL backend needs a DuckDB extension download (impossible offline), so rows move by psycopg.
+How a record finds its person (``resolve``; dbt's ``int_residents__resolved`` applies the outcome):
 
-Relatives share surname, address and sometimes a birth date (twins): a link needs a probability of at
-least ``THRESHOLD`` *and* a clear margin over the second-best candidate.
+1. A valid or repaired ID number decides by itself — *unless its record contradicts the number*. The number
+   encodes a birth date and a sex, and its other records carry a name. A record that does not state the
+   number's birth date (day/month swap and one digit forgiven) and whose name agrees with none of the names its
+   number carries (normalised characters, toneless pinyin, given name only, characters without pinyin as
+   wildcards) has someone else's number (a relative's, a neighbour's) — except when all it states besides is
+   the number's sex, against one other named record that does not state the number's birth date either (which
+   of the two is wrong?). The number's only named record is doubted when it contradicts the number's birth
+   date; a record without a name when it contradicts both birth date and sex. A doubted number does not
+   decide: the record goes to step 2 without it.
+2. Records without a usable ID (missing, wrong check character, transposed or mistyped digits, malformed) and
+   the doubted ones are linked by Splink (Fellegi-Sunter) to the known persons (one profile per valid ID):
+   ID within one substitution / adjacent transposition, the birth date embedded in the ID against the stated
+   one, names by characters, toneless pinyin, pinyin edit distance and given name only (middle dots, spaces and
+   full-width forms normalised), term-frequency adjustment on names (a common name is weak evidence), birth
+   date with day/month swap and one-digit error, sex, and the address: same building / grid / village as
+   int_addresses__matched read it from the registry, else Jaro-Winkler similarity of the text.
+3. A link needs a posterior >= ``THRESHOLD`` that the record is this candidate rather than any other or nobody
+   (its odds over one plus all candidates' odds: relatives share surname, address and sometimes a birth date, so
+   two good candidates make no link), and never joins a person who already has a record in the
+   same one-record-per-person register. Two records with different valid IDs that agree with their own IDs are
+   never merged: only a doubted or unusable number is open to linkage (the twin/relative guard).
+
+Splink's PostgreSQL backend needs a DuckDB extension download (impossible offline), so rows move by psycopg.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections import Counter
+import unicodedata
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -22,94 +41,350 @@ from govhub import db
 
 log = logging.getLogger(__name__)
 THRESHOLD = 0.999
-MARGIN = 0.5
 # Registers that hold one record per person: a record of one of them never belongs to a person who already
 # has a (different) record in the same register — that person is a relative with a similar profile.
 ONE_RECORD_PER_PERSON = {("police", "RK_CZRK"), ("police", "RK_LDRK"), ("health", "smd_patient"),
                          ("health", "death_cert"), ("civil", "低保对象"), ("civil", "特困人员"), ("civil", "残疾人"),
                          ("civil", "留守人员")}
+# Chinese compound surnames (复姓) in use today; a name starting with one has its given name after two characters.
+COMPOUND_SURNAMES = frozenset(
+    "欧阳 司马 诸葛 上官 东方 皇甫 尉迟 公孙 令狐 慕容 夏侯 长孙 宇文 司徒 端木 轩辕 西门 南宫 独孤 呼延 申屠 "
+    "澹台 公冶 太叔 濮阳 万俟 闻人 赫连 钟离 宗政 拓跋 百里 东郭 鲜于 左丘 第五 梁丘".split())
+# Middle dots of transliterated names as systems store them (U+00B7, U+2022, U+30FB, U+FF65, U+2027, U+2219,
+# U+22C5, full stops) and spaces: none is part of a name.
+NAME_SEPARATORS = dict.fromkeys(map(ord, "·•・･‧∙⋅.．。 \t\u3000"), None)
 
 
-def _pinyin(name: str | None) -> str | None:
-    if not name:
+# ------------------------------------------------------------------------------------------ normalisation
+def normalise_name(name: str | None) -> str | None:
+    """Full-width to half-width (NFKC), separators and spaces removed; None when nothing is left."""
+    if not isinstance(name, str):
         return None
+    out = unicodedata.normalize("NFKC", str(name)).translate(NAME_SEPARATORS)
+    return out or None
+
+
+def given_name(name: str | None) -> str | None:
+    """The name without its surname (one character, two for a compound surname); None for a transliterated
+    name (it had a middle dot: no surname to drop) or a name too short to have one."""
+    if not isinstance(name, str):
+        return None
+    raw = unicodedata.normalize("NFKC", str(name)).strip()
+    if any(ch in raw for ch in "·•・･‧∙⋅.．"):
+        return None
+    norm = normalise_name(raw)
+    if norm is None:
+        return None
+    cut = 2 if norm[:2] in COMPOUND_SURNAMES and len(norm) >= 3 else 1
+    return norm[cut:] if len(norm) > cut else None
+
+
+@functools.lru_cache(maxsize=65536)
+def _char_pinyin(ch: str) -> str:
     from pypinyin import lazy_pinyin
 
-    # homophones and variant characters share a toneless pinyin key
-    return "".join(lazy_pinyin(name)).lower()
+    return "".join(lazy_pinyin(ch, errors=lambda chars: list(chars))).lower()
 
 
-def registers_of(known_rows: pd.DataFrame) -> dict[str, set[tuple[str, str]]]:
-    """ID number -> the one-record-per-person registers that already hold a record of that person."""
-    out: dict[str, set[tuple[str, str]]] = {}
-    for id_number, source, obj in known_rows[["id_number", "source", "source_object"]].itertuples(index=False):
-        if (source, obj) in ONE_RECORD_PER_PERSON:
-            out.setdefault(id_number, set()).add((source, obj))
+def name_pinyin(name: str | None) -> str | None:
+    """Toneless pinyin of a normalised name, character by character (homophones share it; one character always
+    reads the same, whatever its neighbours); a character without pinyin stays itself."""
+    if not isinstance(name, str) or not name:
+        return None
+    return "".join(_char_pinyin(ch) for ch in name)
+
+
+def birth_agrees(a: str | None, b: str | None) -> bool | None:
+    """YYYYMMDD dates: equal, day and month swapped, or one digit different count as agreement."""
+    if not isinstance(a, str) or not isinstance(b, str) or len(a) != 8 or len(b) != 8:
+        return None
+    if a == b or (a[:4] == b[:4] and a[4:6] == b[6:8] and a[6:8] == b[4:6]):
+        return True
+    return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+
+
+def _edit_distance_at_most_1(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                                  and a[diff[1]] == b[diff[0]])
+    short, long_ = sorted((a, b), key=len)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+def _has_pinyin(ch: str) -> bool:
+    return name_pinyin(ch) != ch
+
+
+def names_agree(a: str | None, b: str | None) -> bool | None:
+    """Same person's name as two clerks wrote it: normalised equal, equal toneless pinyin (homophones), equal
+    but for characters without pinyin (outside the system's code page, they cannot be compared), or one is the
+    other's given name (at least two characters). No edit distance: siblings' names are often one character or
+    one pinyin letter apart (王伟/王伟明, wangwei/wangwen), and this decides whether a valid number is doubted."""
+    na, nb = normalise_name(a), normalise_name(b)
+    if na is None or nb is None:
+        return None
+    if na == nb or name_pinyin(na) == name_pinyin(nb):
+        return True
+    if len(na) == len(nb) and all(x == y or not _has_pinyin(x) or not _has_pinyin(y) for x, y in zip(na, nb, strict=True)):
+        return True
+    ga, gb = given_name(a), given_name(b)
+    return bool((ga and len(ga) >= 2 and ga == nb) or (gb and len(gb) >= 2 and gb == na))
+
+
+def id_birth(id_number: str | None) -> str | None:
+    """The birth date (YYYYMMDD) an 18-character ID number encodes, when it is a real date."""
+    if not isinstance(id_number, str) or len(id_number) < 14 or not id_number[6:14].isdigit():
+        return None
+    import datetime as dt
+
+    try:
+        dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    except ValueError:
+        return None
+    return id_number[6:14] if id_number[6:10] >= "1900" else None
+
+
+def id_sex(id_number: str | None) -> str | None:
+    if not isinstance(id_number, str) or len(id_number) < 17 or not id_number[16].isdigit():
+        return None
+    return "M" if int(id_number[16]) % 2 else "F"
+
+
+# ------------------------------------------------------------------------------------------ doubted numbers
+def doubted_ids(known: pd.DataFrame) -> set[str]:
+    """uids of records whose valid/repaired ID number they contradict (see the module doc, step 1).
+
+    ``known``: uid, id_number, name, birth (YYYYMMDD stated by the department), sex (stated)."""
+    if known.empty:
+        return set()
+    embedded_birth = known["id_number"].map(id_birth)
+    embedded_sex = known["id_number"].map(id_sex)
+    birth_ok = [birth_agrees(b, e) for b, e in zip(known["birth"], embedded_birth, strict=True)]
+    sex_ok = [s == e if isinstance(s, str) and e is not None else None
+              for s, e in zip(known["sex"], embedded_sex, strict=True)]
+    frame = known.assign(birth_ok=birth_ok, sex_ok=sex_ok, norm=known["name"].map(normalise_name))
+    frame["norm"] = frame["norm"].astype(object).where(frame["norm"].notna(), None)
+    # vectorised first: a record whose exact (normalised) name another record of the number carries agrees
+    named_count = frame.groupby("id_number")["norm"].transform("count")
+    same_count = frame.groupby(["id_number", "norm"], dropna=False)["uid"].transform("size")
+    has_name = frame["norm"].notna()
+    others_named = named_count - has_name.astype(int)
+    same_name = has_name & (same_count > 1)
+    # records of the number that state its birth date: the number is surely theirs
+    confirmed = (has_name & (frame["birth_ok"] == True)).groupby(frame["id_number"]).transform("sum")  # noqa: E712
+    undecided = frame[(frame["birth_ok"] != True) & ~same_name]  # noqa: E712 (None is not True either)
+    named = frame[has_name & frame["id_number"].isin(undecided["id_number"])].groupby("id_number")["norm"].agg(list)
+    named = named.to_dict()
+    out = set()
+    for row, n_others, n_confirmed in zip(undecided.itertuples(index=False), others_named[undecided.index],
+                                          confirmed[undecided.index], strict=True):
+        if n_others == 0:
+            # the number's only named record: a birth date it contradicts is enough (the number joins this record
+            # to nobody, so doubting it costs nothing and lets Splink find the record's own person)
+            if row.birth_ok is False and row.norm is not None:
+                out.add(row.uid)
+            elif row.norm is None and row.birth_ok is False and row.sex_ok is False:
+                out.add(row.uid)
+            continue
+        if row.norm is None:  # no name to compare: the number's birth date and sex must both be contradicted
+            if row.birth_ok is False and row.sex_ok is False:
+                out.add(row.uid)
+            continue
+        others = [n for n in named.get(row.id_number, []) if n != row.norm]
+        if any(names_agree(row.name, other) for other in others):
+            continue
+        # the name contradicts the number's other records and nothing the record states supports the number,
+        # unless all it has is the number's sex against a single other record that does not state the number's
+        # birth date either (which of the two is wrong?)
+        if (row.birth_ok is False or row.sex_ok is False or len(others) >= 2 or n_confirmed > 0
+                or row.sex_ok is not True):
+            out.add(row.uid)
     return out
 
 
-def load_records() -> tuple[pd.DataFrame, pd.DataFrame, dict[str, set[tuple[str, str]]]]:
+# ------------------------------------------------------------------------------------------ records
+RECORD_COLUMNS = ["uid", "source", "source_object", "id_raw", "id_number", "id_status", "name", "sex", "birth",
+                  "address_key", "building_id", "grid_code", "village_code"]
+
+
+def load_records() -> pd.DataFrame:
+    """Every person record of the warehouse in the shape ``resolve`` reads."""
     # Everything crosses to Python as bounded text: a date is text only within 1900-01-01..9999-12-31 (staging
     # already nulls impossible ones; psycopg would raise on a year-0 or year-10000 date), names and addresses are
     # cut to lengths no real one reaches (a megabyte of garbage must not stall pinyin or Splink).
+    # The address as matched to the building registry (int_addresses__matched: any prefix, numerals, group and
+    # house words read) is compared, not the text: departments write one building many ways.
+    matched = db.query("select to_regclass('intermediate.int_addresses__matched') is not null")[1][0][0]
     cols, rows = db.query(
-        """select source, source_object, source_record_id, left(id_number, 32) as id_number, id_status,
-                  left(person_name, 64) as person_name, coalesce(sex, id_sex) as sex,
-                  case when coalesce(birth_date, id_birth_date) between date '1900-01-01' and date '9999-12-31'
-                       then to_char(coalesce(birth_date, id_birth_date), 'YYYY-MM-DD') end as birth_date,
-                  left(util.hub_addr_key(address), 200) as address_key
-           from intermediate.int_person_records__unioned""")
-    df = pd.DataFrame(rows, columns=cols)
-    known_rows = df[df.id_status.isin(["valid", "repaired"])]
-    unknown = df[~df.id_status.isin(["valid", "repaired"])].copy()
-    # one profile per known person (most frequent value of each attribute across departments)
-    profiles = []
-    for id_number, group in known_rows.groupby("id_number"):
-        def mode(column: str, g=group):
-            values = [v for v in g[column] if v is not None and v == v]
-            return Counter(values).most_common(1)[0][0] if values else None
-        profiles.append({"uid": id_number, "id17": id_number[:17], "name": mode("person_name"),
-                         "sex": id_number and ("M" if int(id_number[16]) % 2 else "F"),
-                         "birth_date": mode("birth_date"),
-                         "address_key": mode("address_key")})
-    known = pd.DataFrame(profiles)
-    unknown["uid"] = unknown.source + "|" + unknown.source_object + "|" + unknown.source_record_id
-    unknown["id17"] = unknown.id_number.where(unknown.id_number.fillna("").str.match(r"^\d{17}"), None).str[:17]
-    unknown = unknown.rename(columns={"person_name": "name"})
-    columns = ["uid", "id17", "name", "sex", "birth_date", "address_key"]
-    for frame in (known, unknown):
-        frame["name_pinyin"] = frame["name"].map(_pinyin)
-    return (known[columns + ["name_pinyin"]] if len(known) else known, unknown[columns + ["name_pinyin"]],
-            registers_of(known_rows))
+        f"""select r.source || '|' || r.source_object || '|' || r.source_record_id as uid, r.source, r.source_object,
+                  left(r.id_number_raw, 40) as id_raw, left(r.id_number, 32) as id_number, r.id_status,
+                  left(r.person_name, 64) as name, r.sex,
+                  case when r.birth_date between date '1900-01-01' and date '9999-12-31'
+                       then to_char(r.birth_date, 'YYYYMMDD') end as birth,
+                  left(util.hub_addr_key(r.address), 200) as address_key,
+                  {'m.building_id::text, m.grid_code::text, m.village_code::text' if matched else
+                   'null::text as building_id, null::text as grid_code, null::text as village_code'}
+           from intermediate.int_person_records__unioned as r
+           {'left join intermediate.int_addresses__matched as m on m.address = r.address' if matched else ''}""")
+    return pd.DataFrame(rows, columns=cols)
 
 
-def predict(known: pd.DataFrame, unknown: pd.DataFrame) -> pd.DataFrame:
-    import splink.comparison_library as cl
-    from splink import Linker, SettingsCreator, block_on
-    from splink.backends.duckdb import DuckDBAPI
+def _modes(rows: pd.DataFrame, column: str) -> pd.Series:
+    """ID number -> the most frequent non-missing value of ``column`` among its records (ties: first seen)."""
+    counts = rows[rows[column].notna()].groupby(["id_number", column], sort=False).size().reset_index(name="n")
+    counts = counts.sort_values("n", ascending=False, kind="stable").drop_duplicates("id_number")
+    return counts.set_index("id_number")[column]
 
-    # m-probabilities (how often a true match agrees) are set from what we know of department clerks'
-    # error rates instead of EM: EM needs thousands of comparisons and fails on a small county's
-    # handful of ID-less records. u-probabilities are estimated from the data by random sampling.
-    settings = SettingsCreator(
+
+def _features(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.astype(object).where(frame.notna(), None)
+    frame["name_norm"] = frame["name"].map(normalise_name)
+    frame["given"] = frame["name"].map(given_name)
+    for column, source in (("name_py", "name_norm"), ("given_py", "given")):
+        frame[column] = [name_pinyin(v) for v in frame[source]]
+    frame["id17"] = frame["id"].where(frame["id"].fillna("").str.match(r"^\d{17}"), None).str[:17]
+    # blocking keys on the ID's 17 digits with one window of positions left out each: an edit of one digit or a
+    # swap of two adjacent ones falls inside one window, so one key stays equal
+    frame["idk1"] = frame["id17"].str[5:]
+    frame["idk2"] = frame["id17"].str[:4] + frame["id17"].str[9:]
+    frame["idk3"] = frame["id17"].str[:8] + frame["id17"].str[13:]
+    frame["idk4"] = frame["id17"].str[:12]
+    frame["surname_year"] = [n[:1] + b[:4] if isinstance(n, str) and isinstance(b, str) else None
+                             for n, b in zip(frame["name_norm"], frame["birth"], strict=True)]
+    return frame
+
+
+@dataclass
+class Resolution:
+    """Outcome for the records that the ID alone does not decide."""
+
+    links: list[tuple[str, str, float]] = field(default_factory=list)  # (uid, ID number of the person, probability)
+    doubted: set[str] = field(default_factory=set)  # uids whose valid number does not decide
+    sent: int = 0  # records sent to Splink
+    pairs: pd.DataFrame | None = None  # Splink's scored pairs (for evaluation)
+    seconds: float = 0.0
+
+    def cluster_of(self, records: pd.DataFrame) -> pd.Series:
+        """A person key per record, as ``int_residents__resolved`` derives it (ID number, or the record's uid)."""
+        linked = {uid: id_number for uid, id_number, _ in self.links}
+        usable = records["id_status"].isin(["valid", "repaired"]) & ~records["uid"].isin(self.doubted)
+        key = records["id_number"].where(usable, None)
+        key = key.where(key.notna(), records["uid"].map(linked))
+        return key.where(key.notna(), "N:" + records["uid"])
+
+
+def split(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, set[str]]:
+    """(known profiles, records for Splink, doubted uids)."""
+    usable = records["id_status"].isin(["valid", "repaired"])
+    known_rows = records[usable]
+    doubted = doubted_ids(known_rows)
+    known_rows = known_rows[~known_rows["uid"].isin(doubted)]
+    known = pd.DataFrame({"uid": known_rows["id_number"].drop_duplicates().values})
+    for column in ("name", "address_key", "building_id", "grid_code", "village_code"):
+        known[column] = known["uid"].map(_modes(known_rows, column)) if column in known_rows else None
+    known["id"] = known["uid"]
+    # the number's own birth date and sex are the person's: departments copy them from the number
+    known["birth"] = known["uid"].map(id_birth)
+    known["sex"] = known["uid"].map(id_sex)
+    unknown = records[~usable | records["uid"].isin(doubted)].copy()
+    is_doubted = unknown["uid"].isin(doubted)
+    # a doubted number is someone else's: neither it nor its birth date says anything about this record
+    unknown["id"] = unknown["id_number"].where(~is_doubted, None)
+    embedded = unknown["id"].map(id_birth)
+    unknown["birth"] = unknown["birth"].where(unknown["birth"].notna(), embedded)
+    for column in ("building_id", "grid_code", "village_code"):
+        if column not in unknown:
+            unknown[column] = None
+    columns = ["uid", "id", "name", "sex", "birth", "address_key", "building_id", "grid_code", "village_code"]
+    return _features(known[columns]), _features(unknown[columns]), doubted
+
+
+def settings(known_count: int):
+    import splink.comparison_level_library as cll
+    from splink import SettingsCreator, block_on
+
+    def comparison(name: str, levels: list[tuple[str, str, float]], tf: str | None = None):
+        import splink.comparison_library as cl
+
+        built = [cll.CustomLevel(f"{levels[0][1]}", label_for_charts="null").configure(is_null_level=True)]
+        for label, sql, m in levels[1:]:
+            level = cll.CustomLevel(sql, label_for_charts=label).configure(m_probability=m)
+            if tf and label == "exact":
+                level = level.configure(tf_adjustment_column=tf, tf_adjustment_weight=1.0)
+            built.append(level)
+        return cl.CustomComparison(built, output_column_name=name)
+
+    # m-probabilities (how often the same person's two records agree at each level) are priors from clerks'
+    # error rates, not EM: EM fails on a small county's handful of records without a usable ID. u-probabilities
+    # (chance agreement) are estimated from the data by random sampling.
+    comparisons = [
+        comparison("id", [
+            ("null", "id_l is null or id_r is null", 0),
+            ("first 17 equal", "substr(id_l, 1, 17) = substr(id_r, 1, 17)", 0.55),
+            ("one substitution or adjacent transposition",
+             "damerau_levenshtein(substr(id_l, 1, 18), substr(id_r, 1, 18)) <= 1 "
+             "or damerau_levenshtein(substr(id_l, 1, 17), substr(id_r, 1, 17)) <= 1", 0.35),
+            ("else", "true", 0.10)]),
+        comparison("name", [
+            ("null", "name_norm_l is null or name_norm_r is null", 0),
+            ("exact", "name_norm_l = name_norm_r", 0.86),
+            ("same pinyin", "name_py_l = name_py_r", 0.05),
+            ("given name only", "(given_l is not null and length(given_l) >= 2 and given_l = name_norm_r) "
+                                "or (given_r is not null and length(given_r) >= 2 and given_r = name_norm_l)", 0.03),
+            ("one character or pinyin edit", "damerau_levenshtein(name_norm_l, name_norm_r) <= 1 "
+                                             "or damerau_levenshtein(name_py_l, name_py_r) <= 1", 0.04),
+            ("else", "true", 0.02)], tf="name_norm"),
+        comparison("birth", [
+            ("null", "birth_l is null or birth_r is null", 0),
+            ("exact", "birth_l = birth_r", 0.93),
+            ("day and month swapped", "substr(birth_l, 1, 4) = substr(birth_r, 1, 4) and "
+                                      "substr(birth_l, 5, 2) = substr(birth_r, 7, 2) and "
+                                      "substr(birth_l, 7, 2) = substr(birth_r, 5, 2)", 0.02),
+            ("one digit", "hamming(birth_l, birth_r) = 1", 0.03),
+            ("else", "true", 0.02)]),
+        comparison("sex", [
+            ("null", "sex_l is null or sex_r is null", 0),
+            ("exact", "sex_l = sex_r", 0.98),
+            ("else", "true", 0.02)]),
+        comparison("address", [
+            ("null", "address_key_l is null or address_key_r is null", 0),
+            ("same building", "building_id_l = building_id_r or address_key_l = address_key_r", 0.6),
+            ("similar text", "jaro_winkler_similarity(address_key_l, address_key_r) >= 0.9", 0.08),
+            ("same grid", "grid_code_l = grid_code_r", 0.07),
+            ("same village", "village_code_l = village_code_r", 0.05),
+            ("alike text", "jaro_winkler_similarity(address_key_l, address_key_r) >= 0.75", 0.05),
+            ("else", "true", 0.15)]),
+    ]
+    return SettingsCreator(
         link_type="link_only",
         unique_id_column_name="uid",
-        probability_two_random_records_match=1 / max(len(known), 1),
-        comparisons=[
-            cl.ExactMatch("id17").configure(m_probabilities=[0.9, 0.1]),
-            cl.ExactMatch("name").configure(m_probabilities=[0.97, 0.03]),
-            cl.ExactMatch("name_pinyin").configure(m_probabilities=[0.99, 0.01]),
-            cl.ExactMatch("birth_date").configure(m_probabilities=[0.97, 0.03]),
-            cl.ExactMatch("sex").configure(m_probabilities=[0.99, 0.01]),
-            cl.ExactMatch("address_key").configure(m_probabilities=[0.6, 0.4]),
-        ],
-        blocking_rules_to_generate_predictions=[block_on("id17"), block_on("birth_date"), block_on("name_pinyin")],
+        probability_two_random_records_match=1 / max(known_count, 1),
+        comparisons=comparisons,
+        blocking_rules_to_generate_predictions=BLOCKING_RULES(block_on),
         retain_intermediate_calculation_columns=False,
     )
+
+
+def BLOCKING_RULES(block_on):  # noqa: N802 (a table of rules, as Splink names them)
+    return [block_on("idk1"), block_on("idk2"), block_on("idk3"), block_on("idk4"), block_on("birth"),
+            block_on("name_py"), "l.given_py = r.name_py", "l.name_py = r.given_py", block_on("address_key"),
+            block_on("building_id"), block_on("surname_year")]
+
+
+def predict(known: pd.DataFrame, unknown: pd.DataFrame, threshold: float | None = 0.5) -> pd.DataFrame:
+    from splink import Linker
+    from splink.backends.duckdb import DuckDBAPI
+
     api = DuckDBAPI()
-    linker = Linker([api.register(known.copy()), api.register(unknown.copy())], settings, log_level=logging.WARNING)
-    linker.training.estimate_u_using_random_sampling(max_pairs=2_000_000, seed=1)
-    return linker.inference.predict(threshold_match_probability=0.5).as_pandas_dataframe()
+    linker = Linker([api.register(known.copy()), api.register(unknown.copy())], settings(len(known)),
+                    log_level=logging.WARNING)
+    linker.training.estimate_u_using_random_sampling(max_pairs=300_000, seed=1)
+    return linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
 
 
 def choose_links(pairs: pd.DataFrame, unknown_ids: set[str],
@@ -129,28 +404,56 @@ def choose_links(pairs: pd.DataFrame, unknown_ids: set[str],
     register_of = pairs["unknown"].map(lambda uid: tuple(uid.split("|", 2)[:2]))
     taken = [reg in registers.get(known, ()) for reg, known in zip(register_of, pairs["known"], strict=True)]
     pairs = pairs.assign(match_probability=pairs["match_probability"].where(~pd.Series(taken, index=pairs.index), 0.0))
-    for uid, group in pairs.groupby("unknown"):
-        ranked = group.sort_values("match_probability", ascending=False)
-        best = ranked.iloc[0]
-        second = ranked.iloc[1]["match_probability"] if len(ranked) > 1 else 0.0
-        if best["match_probability"] >= THRESHOLD and best["match_probability"] - second >= MARGIN:
-            links.append((uid, best["known"], float(best["match_probability"])))
+    # the record is at most one of its candidates: the posterior of the best one is its odds over one plus the
+    # odds of all (relatives share surname, address and sometimes a birth date: two good candidates, no link)
+    p = pairs["match_probability"].clip(upper=1 - 1e-15)
+    pairs = pairs.assign(odds=p / (1 - p))
+    total = pairs.groupby("unknown")["odds"].transform("sum")
+    pairs = pairs.assign(posterior=pairs["odds"] / (1 + total))
+    best = pairs.sort_values("posterior", ascending=False, kind="stable").drop_duplicates("unknown")
+    for uid, known, posterior in best[["unknown", "known", "posterior"]].itertuples(index=False):
+        if posterior >= THRESHOLD:
+            links.append((uid, known, float(posterior)))
     return links
 
 
-def link_probabilistically() -> int:
-    """Recompute ``linkage.probabilistic_links``; returns the number of links."""
+def registers_of(known_rows: pd.DataFrame) -> dict[str, set[tuple[str, str]]]:
+    """ID number -> the one-record-per-person registers that already hold a record of that person."""
+    out: dict[str, set[tuple[str, str]]] = {}
+    for id_number, source, obj in known_rows[["id_number", "source", "source_object"]].itertuples(index=False):
+        if (source, obj) in ONE_RECORD_PER_PERSON:
+            out.setdefault(id_number, set()).add((source, obj))
+    return out
+
+
+def resolve(records: pd.DataFrame, keep_pairs: bool = False) -> Resolution:
+    """Doubted numbers and probabilistic links for ``records`` (columns ``RECORD_COLUMNS``)."""
     started = time.perf_counter()
-    known, unknown, registers = load_records()
-    links: list[tuple[str, str, float]] = []
+    records = records.astype(object).where(records.notna(), None)  # one missing value: None
+    known, unknown, doubted = split(records)
+    out = Resolution(doubted=doubted, sent=len(unknown))
     if len(unknown) and len(known) >= 100:
-        links = choose_links(predict(known, unknown), set(unknown.uid), registers)
+        usable = records[records["id_status"].isin(["valid", "repaired"]) & ~records["uid"].isin(doubted)]
+        pairs = predict(known, unknown, threshold=None if keep_pairs else 0.5)
+        out.links = choose_links(pairs[pairs["match_probability"] >= 0.5], set(unknown.uid), registers_of(usable))
+        if keep_pairs:
+            out.pairs = pairs[["uid_l", "uid_r", "match_probability"]]
+    out.seconds = time.perf_counter() - started
+    return out
+
+
+def link_probabilistically() -> int:
+    """Recompute ``linkage.probabilistic_links`` (links and doubted numbers); returns the number of links."""
+    result = resolve(load_records())
+    linked = {uid: (id_number, p) for uid, id_number, p in result.links}
     with db.connect(role=db.TRANSFORMER) as conn:
         conn.execute("truncate linkage.probabilistic_links")
-        with conn.cursor().copy("copy linkage.probabilistic_links from stdin") as copy:
-            for uid, id_number, probability in links:
+        with conn.cursor().copy("copy linkage.probabilistic_links (source, source_object, source_record_id, "
+                                "linked_id_number, match_probability, id_doubted) from stdin") as copy:
+            for uid in sorted(set(linked) | result.doubted):
                 source, obj, record_id = uid.split("|", 2)
-                copy.write_row((source, obj, record_id, id_number, probability))
-    log.info("probabilistic linkage: %d of %d records without a usable ID linked in %.1fs", len(links),
-             len(unknown), time.perf_counter() - started)
-    return len(links)
+                id_number, probability = linked.get(uid, (None, 0.0))
+                copy.write_row((source, obj, record_id, id_number, probability, uid in result.doubted))
+    log.info("probabilistic linkage: %d of %d records sent to Splink linked (%d valid numbers doubted) in %.1fs",
+             len(result.links), result.sent, len(result.doubted), result.seconds)
+    return len(result.links)

@@ -26,10 +26,15 @@ create table if not exists linkage.probabilistic_links (
     source text not null,
     source_object text not null,
     source_record_id text not null,
-    linked_id_number text not null,  -- the usable ID number of the person this record was linked to
+    linked_id_number text,  -- the usable ID number of the person this record was linked to (null: none)
     match_probability double precision not null,
+    -- the record's own valid number does not decide: the record contradicts it (someone else's number)
+    id_doubted boolean not null default false,
     primary key (source, source_object, source_record_id)
 );
+-- warehouses from before doubted numbers
+alter table linkage.probabilistic_links alter column linked_id_number drop not null;
+alter table linkage.probabilistic_links add column if not exists id_doubted boolean not null default false;
 create table if not exists ops.batch (
     batch_id text primary key,
     feed text not null,

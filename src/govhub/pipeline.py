@@ -107,16 +107,20 @@ class BuildFailed(RuntimeError):
     """The build failed and holding the new batches of the feeds it read did not help: the hub's own fault."""
 
 
+# built before the Python linkage step, which reads the person records and the buildings their addresses matched
+LINKAGE_INPUTS = "+int_person_records__unioned +int_addresses__matched"
+
+
 def _build_once(full_refresh: bool) -> dict[str, Any]:
     from govhub import linkage
 
-    upstream = transform.build(full_refresh=full_refresh, select="+int_person_records__unioned")
+    upstream = transform.build(full_refresh=full_refresh, select=LINKAGE_INPUTS)
     try:
         links = linkage.link_probabilistically()
     except Exception as exc:  # a Python step that still trips on a department's value: hold and retry like dbt
         raise transform.TransformError(f"linkage failed: {type(exc).__name__}: {exc}", [transform.NodeResult(
             "model.govhub.int_person_records__unioned", "error", 0.0, f"linkage: {exc}")]) from exc
-    nodes = transform.build(full_refresh=full_refresh, exclude="+int_person_records__unioned")
+    nodes = transform.build(full_refresh=full_refresh, exclude=LINKAGE_INPUTS)
     return {"nodes": len(upstream) + len(nodes), "probabilistic_links": links,
             "warnings": [n for n in upstream + nodes if n.status == "warn"]}
 
