@@ -301,11 +301,12 @@ def test_logs_airflow_metadata_and_hub_home_hold_no_secret_or_person(county):
     secrets = _secrets()
     assert len(secrets) > 10
     home = hub_home()
-    # the departments' deliveries (exchange/) and the database's own files (pgdata/) hold people by design
+    # the departments' deliveries (exchange/) and the database's own files (pgdata/) hold people by design; the
+    # server's log (pgdata/log) is a log and is scanned
     skip = {home / "exchange", home / "pgdata"}
     leaks = []
     for path in home.rglob("*"):
-        if not path.is_file() or any(s in path.parents for s in skip):
+        if not path.is_file() or (any(s in path.parents for s in skip) and path != home / "pgdata" / "log"):
             continue
         text = path.read_bytes().decode("utf-8", "replace")
         leaks += [f"{what} in {path.relative_to(home)}" for what, s in secrets.items() if s in text]
@@ -329,3 +330,38 @@ def test_the_scan_can_fail(county, tmp_path):
             test_logs_airflow_metadata_and_hub_home_hold_no_secret_or_person(county)
     finally:
         leak.unlink()
+
+
+def test_installing_a_key_or_a_role_password_leaves_no_trace_in_the_server_log(county, monkeypatch):
+    """With every statement logged, rotating the key and setting a role password still log neither."""
+    import secrets
+    import time
+
+    server_log = hub_home() / "pgdata" / "log"
+    start = server_log.stat().st_size
+    key2, password2 = "rotated-" + secrets.token_hex(16), "pw-" + secrets.token_hex(8)
+    with db.connect(autocommit=True) as conn:
+        conn.execute("alter system set log_statement = 'all'")
+        conn.execute("select pg_reload_conf()")
+    try:
+        time.sleep(0.3)
+        monkeypatch.setenv("HUB_ID_HASH_KEY", key2)
+        monkeypatch.setenv("HUB_PG_PASSWORD_LOADER", password2)
+        with db.connect() as conn:
+            assert keys.ensure_id_hash_key(conn) == keys.fingerprint(key2)
+            with conn.transaction():
+                roles.ensure_roles(conn)
+    finally:
+        with db.connect(autocommit=True) as conn:
+            conn.execute("alter system reset log_statement")
+            conn.execute("select pg_reload_conf()")
+        monkeypatch.setenv("HUB_ID_HASH_KEY", KEY)
+        with db.connect() as conn:
+            keys.ensure_id_hash_key(conn)
+    with server_log.open("rb") as f:
+        f.seek(start)
+        text = f.read().decode("utf-8", "replace")
+    assert "hub_secret.id_hash_key" in text and "alter role" in text  # the statements around them were logged
+    inner, outer = keys.padded_keys(key2)
+    for secret in (key2, inner.hex(), outer.hex(), password2):
+        assert secret not in text
