@@ -54,8 +54,19 @@ def test_names_agree_on_homophones_given_name_only_and_rare_characters_but_not_o
     assert linkage.names_agree("建国", "王建国")  # given name only
     assert linkage.names_agree("王建𠈌", "王建国")  # a character the other system cannot hold
     assert not linkage.names_agree("王建国", "王建军")  # siblings: one character apart
-    assert not linkage.names_agree("伟", "王伟")  # a one-character given name is too weak
+    assert linkage.names_agree("伟", "王伟")  # the record wrote only a one-character given name
+    assert not linkage.names_agree("伟", "王伟明")
     assert linkage.names_agree(None, "王伟") is None
+
+
+def test_an_unreadable_character_stands_for_one_character_or_a_lost_middle_dot():
+    assert linkage.names_agree("买买提?艾力", "买买提·艾力")  # the dot the file's encoding could not carry
+    assert linkage.names_agree("买买提?艾力", "买买提.艾力")
+    assert linkage.names_agree("王?明", "王磊明")  # a rare character lost
+    assert not linkage.names_agree("王?明", "王明")  # nothing else is forgiven
+    assert not linkage.names_agree("买买提?艾力", "买买提·艾山")
+    assert linkage.name_skeleton("买买提?艾力") == linkage.name_skeleton("买买提·艾力") == "买买提艾力"
+    assert linkage.name_skeleton("?") is None
 
 
 # ------------------------------------------------------------------------------------------ dates, IDs
@@ -133,6 +144,16 @@ def test_with_one_other_record_and_only_a_matching_sex_a_name_mismatch_is_not_en
     assert linkage.doubted_ids(known) == {"x"}
     # one other record that states the number's birth date: the number is surely its, so not the odd one's
     known = _known([("b1", b, "杨建国", "19600911", "M"), ("x", b, "李强", None, "M")])
+    assert linkage.doubted_ids(known) == {"x"}
+
+
+def test_a_lost_middle_dot_or_a_given_name_alone_does_not_doubt_a_number():
+    b, c = make_id("19940522", 95), make_id("19600516", 31)
+    known = _known([("b1", b, "买买提.艾力", "19940522", "M"), ("b2", b, "买买提?艾力", None, "M"),
+                    ("c1", c, "顾兰", "19600516", "M"), ("c2", c, "兰", None, None)])
+    assert linkage.doubted_ids(known) == set()
+    # a different name in the same script still is someone else's
+    known = _known([("b1", b, "买买提.艾力", "19940522", "M"), ("x", b, "阿卜杜拉?吐尔逊", None, "M")])
     assert linkage.doubted_ids(known) == {"x"}
 
 

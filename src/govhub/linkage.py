@@ -120,6 +120,35 @@ def _has_pinyin(ch: str) -> bool:
     return name_pinyin(ch) != ch
 
 
+# What a character the file's encoding could not carry arrives as (GBK's '?', the replacement character): it
+# stands for one character of the name, a middle dot included (a transliterated name's dot outside GBK).
+UNREADABLE = frozenset("?？\ufffd")
+_SEPARATOR_CHARS = frozenset(chr(c) for c in NAME_SEPARATORS if chr(c) not in " \t\u3000")
+
+
+def _dotted(name: str) -> str:
+    """NFKC, spaces removed, every middle dot as '·' (kept: it holds a place an unreadable character may take)."""
+    raw = unicodedata.normalize("NFKC", name)
+    return "".join("·" if ch in _SEPARATOR_CHARS else ch for ch in raw if not ch.isspace())
+
+
+def name_skeleton(name: str | None) -> str | None:
+    """The normalised name without unreadable characters ('?' where an encoding lost one): the same key for
+    买买提·艾力 and 买买提?艾力 (blocking and a weak Splink level, not a decision)."""
+    norm = normalise_name(name)
+    if norm is None:
+        return None
+    out = "".join(ch for ch in norm if ch not in UNREADABLE)
+    return out or None
+
+
+def _wildcard_equal(a: str, b: str) -> bool:
+    """Equal length and every position equal, or one side a character without pinyin / unreadable (which may
+    also stand for a middle dot)."""
+    return len(a) == len(b) and all(x == y or not _has_pinyin(x) or not _has_pinyin(y) or x in UNREADABLE
+                                    or y in UNREADABLE for x, y in zip(a, b, strict=True))
+
+
 def names_agree(a: str | None, b: str | None) -> bool | None:
     """Same person's name as two clerks wrote it: normalised equal, equal toneless pinyin (homophones), equal
     but for characters without pinyin (outside the system's code page, they cannot be compared), or one is the
@@ -130,10 +159,14 @@ def names_agree(a: str | None, b: str | None) -> bool | None:
         return None
     if na == nb or name_pinyin(na) == name_pinyin(nb):
         return True
-    if len(na) == len(nb) and all(x == y or not _has_pinyin(x) or not _has_pinyin(y) for x, y in zip(na, nb, strict=True)):
+    if _wildcard_equal(na, nb):
         return True
+    if (UNREADABLE & (set(na) | set(nb))) and _wildcard_equal(_dotted(a), _dotted(b)):
+        return True  # 买买提?艾力 is 买买提·艾力 whose dot the file's encoding lost
+    # one is the other's given name; a one-character given name only when that is all the record wrote (顾兰 /
+    # 兰): siblings' given names differ
     ga, gb = given_name(a), given_name(b)
-    return bool((ga and len(ga) >= 2 and ga == nb) or (gb and len(gb) >= 2 and gb == na))
+    return bool((ga and ga == nb) or (gb and gb == na))
 
 
 def id_birth(id_number: str | None) -> str | None:
@@ -178,7 +211,9 @@ def doubted_ids(known: pd.DataFrame) -> set[str]:
     # records of the number that state its birth date: the number is surely theirs
     confirmed = (has_name & (frame["birth_ok"] == True)).groupby(frame["id_number"]).transform("sum")  # noqa: E712
     undecided = frame[(frame["birth_ok"] != True) & ~same_name]  # noqa: E712 (None is not True either)
-    named = frame[has_name & frame["id_number"].isin(undecided["id_number"])].groupby("id_number")["norm"].agg(list)
+    # names as written (a middle dot holds a place an unreadable character may have taken), one per record
+    named = (frame[has_name & frame["id_number"].isin(undecided["id_number"])]
+             .groupby("id_number")[["norm", "name"]].apply(lambda g: list(zip(g["norm"], g["name"], strict=True))))
     named = named.to_dict()
     out = set()
     for row, n_others, n_confirmed in zip(undecided.itertuples(index=False), others_named[undecided.index],
@@ -195,7 +230,7 @@ def doubted_ids(known: pd.DataFrame) -> set[str]:
             if row.birth_ok is False and row.sex_ok is False:
                 out.add(row.uid)
             continue
-        others = [n for n in named.get(row.id_number, []) if n != row.norm]
+        others = [name for norm, name in named.get(row.id_number, []) if norm != row.norm]
         if any(names_agree(row.name, other) for other in others):
             continue
         # the name contradicts the number's other records and nothing the record states supports the number,
@@ -245,6 +280,7 @@ def _features(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.astype(object).where(frame.notna(), None)
     frame["name_norm"] = frame["name"].map(normalise_name)
     frame["given"] = frame["name"].map(given_name)
+    frame["name_skel"] = frame["name"].map(name_skeleton)
     for column, source in (("name_py", "name_norm"), ("given_py", "given")):
         frame[column] = [name_pinyin(v) for v in frame[source]]
     frame["id17"] = frame["id"].where(frame["id"].fillna("").str.match(r"^\d{17}"), None).str[:17]
@@ -334,11 +370,12 @@ def settings(known_count: int):
             ("null", "name_norm_l is null or name_norm_r is null", 0),
             ("exact", "name_norm_l = name_norm_r", 0.86),
             ("same pinyin", "name_py_l = name_py_r", 0.05),
+            ("equal but for unreadable characters", "name_skel_l = name_skel_r", 0.01),
             ("given name only", "(given_l is not null and length(given_l) >= 2 and given_l = name_norm_r) "
                                 "or (given_r is not null and length(given_r) >= 2 and given_r = name_norm_l)", 0.03),
             ("one character or pinyin edit", "damerau_levenshtein(name_norm_l, name_norm_r) <= 1 "
                                              "or damerau_levenshtein(name_py_l, name_py_r) <= 1", 0.04),
-            ("else", "true", 0.02)], tf="name_norm"),
+            ("else", "true", 0.01)], tf="name_norm"),
         comparison("birth", [
             ("null", "birth_l is null or birth_r is null", 0),
             ("exact", "birth_l = birth_r", 0.93),
@@ -372,7 +409,7 @@ def settings(known_count: int):
 
 def BLOCKING_RULES(block_on):  # noqa: N802 (a table of rules, as Splink names them)
     return [block_on("idk1"), block_on("idk2"), block_on("idk3"), block_on("idk4"), block_on("birth"),
-            block_on("name_py"), "l.given_py = r.name_py", "l.name_py = r.given_py", block_on("address_key"),
+            block_on("name_py"), block_on("name_skel"), "l.given_py = r.name_py", "l.name_py = r.given_py", block_on("address_key"),
             block_on("building_id"), block_on("surname_year")]
 
 
