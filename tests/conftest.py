@@ -44,10 +44,4 @@ def pytest_sessionfinish(session, exitstatus):
 
 def reset_warehouse() -> None:
     """Drop everything the pipeline wrote, so a test module starts from an empty warehouse."""
-    with db.connect() as conn:
-        # every schema but PostgreSQL's own: a schema added by a model or a connector is dropped without a list
-        schemas = [r[0] for r in conn.execute(
-            "select nspname from pg_namespace where nspname not like 'pg\\_%' and nspname not in "
-            "('information_schema', 'public')")]
-        for schema in schemas:
-            conn.execute(f'drop schema if exists "{schema}" cascade')
+    db.drop_warehouse_schemas()

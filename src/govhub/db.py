@@ -102,3 +102,14 @@ def format_table(columns: list[str], rows: list[tuple], max_width: int = 40) -> 
     lines += [" | ".join(pad(v, w) for v, w in zip(r, widths, strict=True)) for r in cells]
     lines.append(f"({len(rows)} rows)")
     return "\n".join(lines)
+
+
+def drop_warehouse_schemas() -> None:
+    """Drop every schema the pipeline wrote (all but PostgreSQL's own and ``public``), so the next pass starts
+    from an empty warehouse: a schema added by a model or a connector is dropped without a list."""
+    with connect() as conn:
+        schemas = [r[0] for r in conn.execute(
+            "select nspname from pg_namespace where nspname not like 'pg\\_%' and nspname not in "
+            "('information_schema', 'public')")]
+        for schema in schemas:
+            conn.execute(f'drop schema if exists "{schema}" cascade')

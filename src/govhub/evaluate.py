@@ -283,22 +283,13 @@ def holdout(seeds: list[tuple[int, int | None]], scale: str = "small", inject: d
         runner.generate(scale, seed=seed, dialect_seed=dialect, reset=True)
         justice.stop_background()
         justice.start_background()  # the API serves the new county (it reads the state when it starts)
-        _reset_warehouse()
+        db.drop_warehouse_schemas()
         outcomes = run_pipeline()
         label = f"{scale}/seed{seed}/dialect{dialect}"
         out[label] = {"dags": {o.dag_id: o.state for o in outcomes}, **evaluate()}
         if inject:
             out[label]["linkage_injected"] = linkage_report(inject)
     return out
-
-
-def _reset_warehouse() -> None:
-    with db.connect() as conn:
-        schemas = [r[0] for r in conn.execute(
-            "select nspname from pg_namespace where nspname not like 'pg\\_%' and nspname not in "
-            "('information_schema', 'public')")]
-        for schema in schemas:
-            conn.execute(f'drop schema if exists "{schema}" cascade')
 
 
 def _grid_accuracy() -> dict[str, object]:
