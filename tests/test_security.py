@@ -27,7 +27,7 @@ def county(hub_env):
     from govhub.sim import runner
 
     env = {"HUB_ID_HASH_KEY": KEY, "HUB_PG_PASSWORD_LOADER": PASSWORD, "HUB_PG_PASSWORD_TRANSFORMER": PASSWORD,
-           "HUB_PG_PASSWORD_PUBLISHER": PASSWORD}
+           "HUB_PG_PASSWORD_PUBLISHER": PASSWORD, "HUB_PG_PASSWORD_GATE": PASSWORD, "HUB_PG_PASSWORD_READER": PASSWORD}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     reset_warehouse()
@@ -91,6 +91,22 @@ def test_the_key_is_nowhere_in_dbt_output(county):
     # the models call the function without a key
     assert "util.hub_id_hash(id_number)" in (DBT_DIR / "target" / "compiled" / "govhub" / "models" / "marts" /
                                              "dim_resident.sql").read_text()
+
+
+def test_no_statement_in_pg_stat_statements_holds_the_key_or_a_password(county):
+    """The embedded server preloads pg_stat_statements (as production servers usually do): after a build with the
+    key installed and role passwords set, no statement it recorded holds the key, its padded forms or a password."""
+    with db.connect(autocommit=True) as conn:
+        assert "pg_stat_statements" in conn.execute("show shared_preload_libraries").fetchone()[0]
+        conn.execute("create extension if not exists pg_stat_statements")
+        texts = [r[0] for r in conn.execute("select query from pg_stat_statements")]
+    # what the scan must see: the key's install (parameterised), role passwords set, the models hashing IDs
+    assert any(t.lstrip().lower().startswith("insert into hub_secret.id_hash_key") and "$2" in t for t in texts)
+    assert any("alter role" in t.lower() and "password" in t.lower() for t in texts)
+    assert any("util.hub_id_hash(" in t for t in texts)
+    inner, outer = keys.padded_keys(KEY)
+    for secret in (KEY, inner.hex(), outer.hex(), PASSWORD):
+        assert not [t for t in texts if secret in t]
 
 
 def test_build_refuses_the_demo_key_outside_the_embedded_stack(county, monkeypatch):
@@ -170,6 +186,63 @@ def test_every_role_is_refused_what_it_must_not_do(county):
         assert refused(c, "delete from ops.batch")
 
 
+def test_the_gate_and_reader_roles_are_refused_what_they_must_not_do(county):
+    with as_login(db.GATE) as c:
+        for statement in ("select 1 from restricted.restricted_resident limit 1", "select 1 from hub_secret.id_hash_key",
+                          "select util.hub_id_hash('110101199003074514')", "delete from published.fct_event",
+                          "delete from raw.police__rk_czrk", "delete from ops.validation_result",
+                          "update ops.batch set status = 'failed'",
+                          "insert into ops.official_jurisdiction values ('x', 'y')",
+                          "insert into ops.publication (run_id, tables, batches, gate_success) values ('x', '{}', '{}', true)",
+                          "copy (select 1) to program 'true'", "create role sec_gate_made"):
+            assert refused(c, statement), statement
+        # what it needs: raw and the built tables to check, its results to write
+        assert c.execute("select count(*) from raw.police__rk_czrk").fetchone()[0] > 0
+        assert c.execute("select count(*) from published.fct_event").fetchone()[0] > 0
+        assert c.execute("select count(*) from linkage.resident_xref").fetchone()[0] > 0
+    with as_login(db.READER) as c:
+        for statement in ("select 1 from raw.police__rk_czrk limit 1", "select 1 from ops.quarantine limit 1",
+                          "select 1 from published.fct_event limit 1", "select 1 from restricted.restricted_resident",
+                          "select 1 from intermediate.int_person_records__unioned limit 1",
+                          "select 1 from linkage.resident_xref limit 1", "insert into ops.batch_hold (batch_id, feed, "
+                          "object, run_id, reason) values ('x', 'x', 'x', 'x', 'x')", "delete from ops.batch"):
+            assert refused(c, statement), statement
+        assert c.execute("select count(*) from ops.batch").fetchone()[0] > 0
+
+
+def test_gates_scorecard_and_status_run_without_the_admins_login(county, monkeypatch, tmp_path, capsys):
+    """They log in as hub_gate / hub_reader: with every admin login failing they still run, and write results."""
+    from govhub import cli
+    from govhub.quality import feed_gate, gate
+    from govhub.quality.scorecard import build_scorecard
+
+    published = [r[0] for r in db.query("select tablename from pg_tables where schemaname = 'published'")[1]]
+    with db.connect() as conn:  # a build in audit, as dbt leaves it (its grants: dbt_project.yml)
+        for t in published:
+            conn.execute(f"create table audit.{t} as table published.{t}")
+            conn.execute(f"grant select on audit.{t} to {roles.DASHBOARD}, {db.GATE}")
+    real = db.server()
+    monkeypatch.setattr(db, "server", lambda start=True: real.as_user("sec_no_such_admin"))
+    with pytest.raises(psycopg.OperationalError, match="sec_no_such_admin"):
+        db.connect_admin().close()
+    report = feed_gate.run_feed_gate("sec-roles-feed-gate")
+    assert "police" in report.verdicts
+    try:
+        outcomes = gate.run_gate("sec-roles-gate")
+    finally:
+        with psycopg.connect(real.conninfo(WAREHOUSE_DB)) as conn:  # (the admin, unpatched)
+            for t in published:
+                conn.execute(f"drop table audit.{t}")
+    assert outcomes and not [o for o in outcomes if o.error]
+    assert "县公安局" in build_scorecard(tmp_path).read_text(encoding="utf-8")
+    assert cli.main(["status"]) == 0
+    assert "Last batch per feed object" in capsys.readouterr().out
+    monkeypatch.undo()
+    written = dict(db.query("select run_id, count(*) from ops.validation_result where run_id like 'sec-roles-%' "
+                            "group by 1")[1])
+    assert written.get("sec-roles-feed-gate", 0) > 0 and written.get("sec-roles-gate", 0) > 0
+
+
 def test_a_department_officer_reads_only_its_departments_rows(county):
     feeds = dict(db.query("select feed, count(*) from ops.batch group by 1")[1])
     assert len(feeds) > 1
@@ -244,6 +317,7 @@ def test_a_blocked_gate_leaves_restricted_unchanged(county):
         # changed) and a volume drop the gate blocks
         for t in published:
             conn.execute(f"create table audit.{t} as table published.{t}")
+            conn.execute(f"grant select on audit.{t} to {db.GATE}")  # as dbt's grants do: the gate reads audit
         conn.execute("delete from audit.fct_event where random() < 0.95")
         for t in restricted:
             conn.execute(f"create table audit_restricted.{t} as table restricted.{t}")
@@ -298,6 +372,8 @@ def _secrets(county_rows: int = 300) -> dict[str, str]:
 
 
 def test_logs_airflow_metadata_and_hub_home_hold_no_secret_or_person(county):
+    from urllib.parse import quote
+
     secrets = _secrets()
     assert len(secrets) > 10
     home = hub_home()
@@ -316,6 +392,13 @@ def test_logs_airflow_metadata_and_hub_home_hold_no_secret_or_person(county):
         for table in tables:
             text = conn.execute(f"select coalesce(string_agg(t::text, '|'), '') from {table} t").fetchone()[0]
             leaks += [f"{what} in airflow {table}" for what, s in secrets.items() if s in text]
+    # GX's file context (expectations/gx) keeps the gate's data source: a reference to its URL, never the URL
+    from govhub.quality.gate import GX_ROOT
+
+    for path in (GX_ROOT / "gx").rglob("*.yml"):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        leaks += [f"{what} in {path}" for what, s in secrets.items() if s in text]
+        leaks += [f"a password in {path}" for needle in (PASSWORD, quote(PASSWORD, safe="")) if needle in text]
     assert not leaks, leaks[:10]
     assert "postgresql" not in (home / "airflow" / ".migrated").read_text()
 

@@ -193,10 +193,16 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 def status_rows() -> dict[str, object]:
     from govhub import db
-    from govhub.ops import ensure_ops
+    from govhub.ops import ensure_setup
 
-    with db.connect() as conn:
-        ensure_ops(conn)
+    ensure_setup(db.READER)
+    with db.acting_as(db.READER):  # `hub status` reads ops bookkeeping as the reader role, never as the admin
+        return _status_rows()
+
+
+def _status_rows() -> dict[str, object]:
+    from govhub import db
+
     _, feeds = db.query(
         """select distinct on (feed, object) feed, object, status, finished_at, received, loaded, quarantined, message
            from ops.batch order by feed, object, started_at desc""")
@@ -235,7 +241,8 @@ def cmd_status(args: argparse.Namespace) -> int:
               + (f" — {msg}" if msg and not ok else ""))
     else:
         print("Nothing published yet.")
-    _print_surprises()
+    with db.acting_as(db.READER):
+        _print_surprises()
     return 0
 
 

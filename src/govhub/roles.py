@@ -5,6 +5,9 @@
 | hub_loader                | yes     | write raw (owns it) and the ops bookkeeping tables; read nothing built      |
 | hub_transformer           | yes     | read raw/ops/linkage, own the dbt schemas, build into audit / audit_restricted |
 | hub_publisher             | yes     | own audit, published, audit_restricted, restricted: the swap; ops.publication |
+| hub_gate                  | yes     | GX gates and scorecard: read raw, ops, intermediate, linkage, audit, published; |
+|                           |         | insert their results (ops.validation_result, feed_gate, batch_hold)         |
+| hub_reader                | yes     | `hub status`: ops bookkeeping (no quarantine) and the two quality summaries   |
 | dashboard_reader          | no      | select on published only (a dashboard's login role is a member)            |
 | hub_official              | no      | select on restricted, row-level security by ops.official_jurisdiction      |
 | hub_department_officer    | no      | its department's rows (ops.officer_department) of batches, quarantine, checks |
@@ -26,21 +29,29 @@ import secrets
 import psycopg
 from psycopg import sql
 
-from govhub.db import LOADER, PUBLISHER, TRANSFORMER
+from govhub.db import GATE, LOADER, PUBLISHER, READER, TRANSFORMER
 
 DASHBOARD = os.environ.get("HUB_DASHBOARD_ROLE", "dashboard_reader")
 OFFICIAL = "hub_official"
 OFFICER = "hub_department_officer"
-LOGIN_ROLES = (LOADER, TRANSFORMER, PUBLISHER)
+LOGIN_ROLES = (LOADER, TRANSFORMER, PUBLISHER, GATE, READER)
 GROUP_ROLES = (DASHBOARD, OFFICIAL, OFFICER)
 # schemas dbt writes (owned by the transformer); audit* are the publisher's, built into by the transformer
 DBT_SCHEMAS = ("staging", "intermediate", "reference", "snapshots", "util", "wh", "linkage")
 BUILD_SCHEMAS = ("audit", "audit_restricted")
 # ops tables a department officer reads, filtered to its feeds by row-level security
 OFFICER_TABLES = ("batch", "quarantine", "validation_result", "feed_gate", "batch_hold", "schema_drift",
-                  "rejected_drop")
+                  "rejected_drop", "scorecard")
 # ops tables the pipeline's roles never write (the county's administrator maintains them)
 ADMIN_TABLES = ("official_jurisdiction", "officer_department", "publication")
+# what the gates write: their results and the holds of a failed feed's batches
+GATE_WRITES = ("validation_result", "feed_gate", "batch_hold")
+# what `hub status` reads: bookkeeping, never ops.quarantine (records as received) or the administrator's tables
+READER_TABLES = ("batch", "batch_hold", "held_batch", "validation_result", "publication", "build_lock", "feed_gate",
+                 "rejected_drop", "accepted_drop", "schema_drift")
+# schemas the transformer owns that the gate reads (created here when missing, so usage can be granted before
+# dbt first builds into them)
+GATE_READS = ("util", "intermediate", "linkage")
 
 
 def _setup_version() -> str:
@@ -73,7 +84,8 @@ def _grants_sql(admin: str) -> str:
     officer_policy = "\n".join(f"""
 alter table ops.{t} enable row level security;
 drop policy if exists pipeline_all on ops.{t};
-create policy pipeline_all on ops.{t} to {LOADER}, {TRANSFORMER}, {PUBLISHER} using (true) with check (true);
+create policy pipeline_all on ops.{t} to {LOADER}, {TRANSFORMER}, {PUBLISHER}, {GATE}, {READER}
+    using (true) with check (true);
 drop policy if exists officer_own_feed on ops.{t};
 create policy officer_own_feed on ops.{t} for select to {OFFICER} using (exists (
     select 1 from ops.officer_department as d
@@ -82,7 +94,7 @@ grant select on ops.{t} to {OFFICER};""" for t in OFFICER_TABLES)
     return f"""
 revoke all on database warehouse from public;
 grant connect on database warehouse to {", ".join(LOGIN_ROLES + GROUP_ROLES)};
-grant create on database warehouse to {TRANSFORMER}, {PUBLISHER};
+grant create on database warehouse to {TRANSFORMER}, {PUBLISHER}, {GATE};
 grant temporary on database warehouse to {LOADER}, {TRANSFORMER};
 revoke create on schema public from public;
 -- raw: the loader's
@@ -90,11 +102,14 @@ alter schema raw owner to {LOADER};
 grant usage on schema raw to {TRANSFORMER};
 grant select on all tables in schema raw to {TRANSFORMER};
 alter default privileges for role {LOADER} in schema raw grant select on tables to {TRANSFORMER};
+grant usage on schema raw to {GATE};
+grant select on all tables in schema raw to {GATE};
+alter default privileges for role {LOADER} in schema raw grant select on tables to {GATE};
 -- ops: bookkeeping written by the loader (and the feed gate), read by the transformer; the administrator's
 -- tables (jurisdictions, officers, publications) are not the loader's to write
 revoke all on schema ops from public;
 grant usage, create on schema ops to {LOADER};
-grant usage on schema ops to {TRANSFORMER}, {PUBLISHER}, {OFFICIAL}, {OFFICER};
+grant usage on schema ops to {TRANSFORMER}, {PUBLISHER}, {OFFICIAL}, {OFFICER}, {GATE}, {READER};
 grant select, insert, update, delete on all tables in schema ops to {LOADER};
 grant select on all tables in schema ops to {TRANSFORMER};
 grant usage, select on all sequences in schema ops to {LOADER}, {PUBLISHER};
@@ -102,15 +117,28 @@ alter default privileges for role {admin} in schema ops grant select, insert, up
 alter default privileges for role {admin} in schema ops grant select on tables to {TRANSFORMER};
 alter default privileges for role {admin} in schema ops grant usage, select on sequences to {LOADER};
 alter default privileges for role {LOADER} in schema ops grant select on tables to {TRANSFORMER};
+-- the gates (and the scorecard) read all of ops and insert their results; `hub status` reads the bookkeeping
+grant select on all tables in schema ops to {GATE};
+alter default privileges for role {admin} in schema ops grant select on tables to {GATE};
+alter default privileges for role {LOADER} in schema ops grant select on tables to {GATE};
+grant insert on {", ".join("ops." + t for t in GATE_WRITES)} to {GATE};
+grant usage, select on all sequences in schema ops to {GATE};
+revoke all on all tables in schema ops from {READER};
+grant select on {", ".join("ops." + t for t in READER_TABLES)} to {READER};
 revoke insert, update, delete on {", ".join("ops." + t for t in ADMIN_TABLES)} from {LOADER};
 grant select, insert on ops.publication to {PUBLISHER};
 grant select on ops.official_jurisdiction to {OFFICIAL};
 grant select on ops.officer_department to {OFFICER};
+-- the scorecard: written by the gate role, every department's row readable by officials
+grant insert, update, delete on ops.scorecard to {GATE};
+grant select on ops.scorecard to {OFFICIAL};
+drop policy if exists official_all on ops.scorecard;
+create policy official_all on ops.scorecard for select to {OFFICIAL} using (true);
 alter view ops.held_batch set (security_invoker = true);
 {officer_policy}
 -- linkage: written by the transformer (probabilistic links), read by dbt
 revoke all on schema linkage from public;
-grant usage on schema linkage to {TRANSFORMER};
+grant usage on schema linkage to {TRANSFORMER}, {GATE};
 grant select, insert, update, delete, truncate on all tables in schema linkage to {TRANSFORMER};
 """
 
@@ -132,7 +160,13 @@ def ensure_roles(conn: psycopg.Connection) -> None:
                                                                        sql.Literal(scram_verifier(password))))
     conn.execute(DRIFT_DDL)
     conn.execute(REJECTED_DDL)
+    for schema in GATE_READS:  # dbt's (the transformer's), made here so the gate's usage can be granted now
+        conn.execute(sql.SQL("create schema if not exists {} authorization {}").format(
+            sql.Identifier(schema), sql.Identifier(TRANSFORMER)))
     conn.execute(_grants_sql(admin))
+    conn.execute(sql.SQL("grant usage on schema {} to {}").format(
+        sql.SQL(", ").join(map(sql.Identifier, GATE_READS)), sql.Identifier(GATE)))
+    conn.execute(sql.SQL("grant usage on schema intermediate to {}").format(sql.Identifier(READER)))
     # objects a previous (single-user) version left owned by the admin move to their role
     for schema, owner in [("raw", LOADER), *((s, TRANSFORMER) for s in DBT_SCHEMAS),
                           *((s, PUBLISHER) for s in (*BUILD_SCHEMAS, "published", "restricted"))]:
@@ -171,6 +205,8 @@ def ensure_build_schemas(conn: psycopg.Connection) -> None:
                                                                       sql.Identifier(PUBLISHER)))
         conn.execute(sql.SQL("grant usage, create on schema {} to {}").format(sql.Identifier(schema),
                                                                              sql.Identifier(TRANSFORMER)))
+        if schema == "audit":  # the publication gate validates what dbt built there
+            conn.execute(sql.SQL("grant usage on schema audit to {}").format(sql.Identifier(GATE)))
 
 
 class PrivilegeDrift(RuntimeError):
@@ -206,13 +242,16 @@ def privilege_problems(conn: psycopg.Connection, published: str = "published",
             DASHBOARD: {published, "audit"},
             OFFICIAL: {restricted, "audit_restricted", "ops"},
             OFFICER: {"ops"},
+            GATE: {"raw", "ops", "intermediate", "linkage", "audit", published},
+            READER: {"ops", "intermediate"},
         }
         if grantee in allowed and schema not in allowed[grantee]:
             problems.append(f"{grantee} holds {privilege} on {schema}.{table}")
-        if grantee in (DASHBOARD, OFFICIAL, OFFICER) and privilege != "SELECT":
+        if grantee in (DASHBOARD, OFFICIAL, OFFICER, READER) and privilege != "SELECT":
             problems.append(f"{grantee} holds {privilege} on {schema}.{table} (read-only role)")
     for role, schema in [(TRANSFORMER, published), (TRANSFORMER, restricted), (LOADER, published),
-                         (LOADER, restricted), (DASHBOARD, restricted), (OFFICIAL, published)]:
+                         (LOADER, restricted), (DASHBOARD, restricted), (OFFICIAL, published), (GATE, restricted),
+                         (READER, restricted), (READER, published), (READER, "raw")]:
         if conn.execute("select to_regnamespace(%s) is not null and has_schema_privilege(%s, %s, 'USAGE')",
                         (schema, role, schema)).fetchone()[0]:
             problems.append(f"{role} may use schema {schema}")

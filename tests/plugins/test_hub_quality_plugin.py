@@ -115,3 +115,61 @@ def test_serves_data_docs_when_built(client):
         assert response.status_code == 404
     assert client.get("/data-docs", follow_redirects=False).headers["location"] == "/hub-quality/data-docs/index.html"
     assert client.get("/data-docs/..%2F..%2F..%2Fgreat_expectations.yml").status_code == 404
+
+
+class _User:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def get_name(self) -> str:
+        return self.name
+
+
+def test_the_scorecard_is_scoped_to_the_users_role(plugin):
+    """An officer's Airflow user (same name as its database login role) sees only its department, in the plugin
+    and in the database (ops.scorecard under row-level security); an official sees all; anyone else is refused."""
+    import psycopg
+    from fastapi.testclient import TestClient
+
+    from govhub import db, roles
+    from govhub.extract.registry import load_registry
+    from govhub.quality.scorecard import build_scorecard
+    from govhub.settings import WAREHOUSE_DB
+
+    officer, official = "plug_officer_police", "plug_official"
+    build_scorecard()  # (ops and the roles exist)
+    with db.connect(autocommit=True) as conn:
+        for login, group in ((officer, roles.OFFICER), (official, roles.OFFICIAL)):
+            if not conn.execute("select 1 from pg_roles where rolname = %s", (login,)).fetchone():
+                conn.execute(f"create role {login} login")
+            conn.execute(f"grant {group} to {login}")
+        conn.execute("insert into ops.officer_department values (%s, 'police') on conflict do nothing", (officer,))
+    build_scorecard()
+    registry = load_registry()
+    user: dict[str, str] = {}
+    before = plugin.app.dependency_overrides.get(plugin.authenticated)
+    plugin.app.dependency_overrides[plugin.authenticated] = lambda: _User(user["name"])
+    try:
+        client = TestClient(plugin.app)
+        user["name"] = officer
+        page = client.get("/")
+        assert page.status_code == 200 and registry["police"].department in page.text
+        assert not [f.department for f in registry.values() if f.name != "police" and f.department in page.text]
+        assert [d["feed"] for d in client.get("/scorecard.json").json()["departments"]] == ["police"]
+        assert client.get("/data-docs/index.html").status_code == 403
+        user["name"] = official
+        assert [d["feed"] for d in client.get("/scorecard.json").json()["departments"]] == list(registry)
+        user["name"] = "someone_else"
+        refused = client.get("/")
+        assert refused.status_code == 403 and "HUB_SCORECARD_ENGINEERS" in refused.text
+        assert client.get("/scorecard.json").status_code == 403
+    finally:
+        plugin.app.dependency_overrides.pop(plugin.authenticated, None)
+        if before is not None:
+            plugin.app.dependency_overrides[plugin.authenticated] = before
+    # the database enforces the same: the officer's login reads its department's row of ops.scorecard only
+    address = db.server()
+    with psycopg.connect(address.as_user(officer).conninfo(WAREHOUSE_DB)) as conn:
+        assert [r[0] for r in conn.execute("select feed from ops.scorecard")] == ["police"]
+    with psycopg.connect(address.as_user(official).conninfo(WAREHOUSE_DB)) as conn:
+        assert sorted(r[0] for r in conn.execute("select feed from ops.scorecard")) == sorted(registry)

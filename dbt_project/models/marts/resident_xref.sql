@@ -1,4 +1,4 @@
-{{ config(schema='linkage', contract={'enforced': true}, grants={'select': []}) }}
+{{ config(schema='linkage', contract={'enforced': true}, grants={'select': ['hub_gate']}) }}
 
 with
 

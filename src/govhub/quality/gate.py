@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 import warnings
@@ -32,6 +33,7 @@ ID_NUMBER_REGEX = (r"(^|[^0-9A-Za-z])[1-9][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-
 # Results carry counts, never values: Data Docs must not render ID numbers, names or diagnoses.
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0, "include_unexpected_rows": False}
 KEEP_RUNS = 30  # validation results (and Data Docs pages) kept per suite, as the scorecard's 30-batch trend
+GATE_URL_ENV = "HUB_GX_GATE_URL"  # the environment variable GX's stored data source refers to
 
 
 class GateFailed(RuntimeError):
@@ -156,8 +158,12 @@ def _context():
 def run_gate(run_id: str, schema: str = "audit", tables: list[str] | None = None) -> list[ExpectationOutcome]:
     """Validate every suite's table in ``schema``; record outcomes; raise GateFailed on a blocking failure and
     GateError when the gate itself fails (then nothing is recorded as a verdict)."""
+    from govhub.ops import ensure_setup
+
     try:
-        return _run_gate(run_id, schema, tables)
+        ensure_setup(db.GATE)
+        with db.acting_as(db.GATE):  # least privilege: reads what it checks, writes only its results
+            return _run_gate(run_id, schema, tables)
     except (GateFailed, GateError):
         raise
     except Exception as exc:
@@ -179,9 +185,12 @@ def _run_gate(run_id: str, schema: str, tables: list[str] | None) -> list[Expect
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         context = _context()
-    # GX rejects socket-only URLs in add_postgres; add_sql with the libpq host parameter works.
-    url = db.server().url(WAREHOUSE_DB, driver="postgresql+psycopg")
-    datasource = context.data_sources.add_or_update_sql(name="warehouse", connection_string=url)
+    # GX rejects socket-only URLs in add_postgres; add_sql with the libpq host parameter works. GX logs in as the
+    # gate's role. The file context stores the data source in expectations/gx/great_expectations.yml: it holds
+    # only a reference, ${HUB_GX_GATE_URL}, that GX substitutes from this process's environment (it used to
+    # store the whole URL, password included).
+    os.environ[GATE_URL_ENV] = db.role_address(db.GATE).url(WAREHOUSE_DB, driver="postgresql+psycopg")
+    datasource = context.data_sources.add_or_update_sql(name="warehouse", connection_string=f"${{{GATE_URL_ENV}}}")
     validations = []
     for table, spec in suites.items():
         asset_name = f"{schema}.{table}"
@@ -281,9 +290,9 @@ def _redact(text: str) -> str:
 
 
 def _record(run_id: str, outcomes: list[ExpectationOutcome]) -> None:
-    with db.connect() as conn:
-        with conn.cursor().copy(
-                "copy ops.validation_result (run_id, suite, table_name, expectation, column_name, blocking, success, observed)"
-                " from stdin") as copy:
-            for o in outcomes:
-                copy.write_row((run_id, o.suite, o.table, o.expectation, o.column, o.blocking, o.success, o.observed))
+    # inserts, not COPY: the gate's role writes under the officers' row-level security, which COPY FROM refuses
+    with db.connect() as conn, conn.cursor() as cur:
+        cur.executemany(
+            """insert into ops.validation_result (run_id, suite, table_name, expectation, column_name, blocking,
+                   success, observed) values (%s, %s, %s, %s, %s, %s, %s, %s)""",
+            [(run_id, o.suite, o.table, o.expectation, o.column, o.blocking, o.success, o.observed) for o in outcomes])

@@ -38,6 +38,7 @@ from psycopg import sql
 from govhub import db
 from govhub.extract.registry import Feed, load_registry
 from govhub.ops import ensure_ops
+from govhub.roles import OFFICER, OFFICIAL
 from govhub.settings import REPO_ROOT, hub_home
 
 log = logging.getLogger(__name__)
@@ -591,18 +592,83 @@ def render(data: dict[str, Any]) -> str:
     return env.from_string(_TEMPLATE).render(d=data, pct=_pct, bar=_bar, chart=_chart, none=None)
 
 
+ACCESS_FILE = "access.json"
+
+
+def officer_page(out_dir: Path, role: str, suffix: str = ".html") -> Path:
+    """Where the scorecard of a department officer's login role is written (a digest: role names may hold any
+    character)."""
+    import hashlib
+
+    return out_dir / "officers" / (hashlib.sha256(role.encode()).hexdigest()[:20] + suffix)
+
+
+def access_map(conn: psycopg.Connection) -> dict[str, Any]:
+    """Who sees which scorecard, from the database's own roles (read as the gate role: catalogs and
+    ops.officer_department): officials, superusers and role administrators see every department; a department
+    officer's login role sees the feeds ops.officer_department lists for it (or for a group it belongs to)."""
+    everyone = [r[0] for r in conn.execute(
+        """select rolname from pg_roles where rolcanlogin and (rolsuper or rolcreaterole
+               or pg_has_role(oid, %s, 'member')) order by 1""", (OFFICIAL,))]
+    officers: dict[str, list[str]] = {}
+    for role, feed in conn.execute(
+            """select r.rolname, d.feed from pg_roles r join ops.officer_department d
+                 on pg_has_role(r.oid, d.role_name, 'member')
+               where r.rolcanlogin and not r.rolsuper and pg_has_role(r.oid, %s, 'member')
+               order by 1, 2""", (OFFICER,)).fetchall():
+        if role not in everyone:
+            officers.setdefault(role, []).append(feed)
+    return {"all": everyone, "officers": officers}
+
+
+def _store(conn: psycopg.Connection, data: dict[str, Any]) -> None:
+    """Each department's scorecard into ops.scorecard, where row-level security gives an officer its own rows."""
+    from psycopg.types.json import Jsonb
+
+    with conn.transaction():
+        conn.execute("delete from ops.scorecard")
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into ops.scorecard (feed, department, generated_at, data) values (%s, %s, now(), %s)",
+                [(d["feed"], d["department"], Jsonb(json.loads(json.dumps(d, default=str)))) for d in data["departments"]])
+
+
+def _write(path: Path, text: str) -> None:
+    # Write-then-rename: the plugin never serves a half-written page.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
 def build_scorecard(out_dir: Path | None = None, now: dt.datetime | None = None) -> Path:
-    """Compute, render and write scorecard.html and scorecard.json; return the HTML path."""
+    """Compute, render and write scorecard.html and scorecard.json (every department), one page per department
+    officer's login role (its departments only), the access map the plugin enforces, and ops.scorecard; return
+    the HTML path of the full page."""
+    import shutil
+
     started = time.perf_counter()
     out_dir = out_dir or report_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
-    data = compute(now)
+    from govhub.ops import ensure_setup
+
+    ensure_setup(db.GATE)
+    with db.acting_as(db.GATE):  # reads raw, ops and the built tables; never restricted or the key
+        data = compute(now)
+        with db.connect() as conn:
+            access = access_map(conn)
+            _store(conn, data)
     html_path = out_dir / "scorecard.html"
-    # Write-then-rename: the plugin never serves a half-written page.
-    for path, text in ((out_dir / "scorecard.json", json.dumps(data, ensure_ascii=False, indent=1, default=str)),
-                       (html_path, render(data))):
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+    _write(out_dir / "scorecard.json", json.dumps(data, ensure_ascii=False, indent=1, default=str))
+    _write(html_path, render(data))
+    shutil.rmtree(out_dir / "officers", ignore_errors=True)  # an officer removed from the map loses its page
+    for role, feeds in access["officers"].items():
+        # its departments only; no link to the gate's Data Docs, no publication message naming other departments
+        publication = data["publication"] and {**data["publication"], "message": None}
+        mine = {**data, "departments": [d for d in data["departments"] if d["feed"] in feeds],
+                "publication": publication, "data_docs_available": False}
+        _write(officer_page(out_dir, role, ".json"), json.dumps(mine, ensure_ascii=False, indent=1, default=str))
+        _write(officer_page(out_dir, role), render(mine))
+    _write(out_dir / ACCESS_FILE, json.dumps(access, ensure_ascii=False, indent=1))
     log.info("scorecard written to %s in %.2fs", html_path, time.perf_counter() - started)
     return html_path
