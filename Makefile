@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint up down clean browser
+.PHONY: demo test bench lint up down serve clean browser
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ bench: $(STAMP)
 
 up: $(STAMP)
 	$(BIN)/hub up
+
+# every Airflow component on the embedded stack until Ctrl-C or `make down` (README: "Run it as a service")
+serve: $(STAMP)
+	$(BIN)/hub serve
 
 down: $(STAMP)
 	$(BIN)/hub down

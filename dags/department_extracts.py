@@ -5,6 +5,7 @@ failure never blocks the others: each object is its own task. Each task publishe
 schedules the warehouse build. Errors that cannot change on retry (drift, a refused delivery, refused
 credentials) fail their task at once; only transient ones (unreachable, timeout, 5xx, 429) are retried. Scheduling is explicit (Airflow 3 changed the defaults):
 CronTriggerTimetable (runs *at* the cron time, no data-interval shift), catchup off, one active run.
+Schedules are the registry's; HUB_EXTRACT_EVERY_MINUTES compresses them for a live demo (govhub.runbook).
 Backfill an interval with:  hub backfill <feed> --from <watermark> --to <watermark>
 """
 
@@ -15,9 +16,10 @@ import os
 
 from airflow.sdk import Asset, CronTriggerTimetable, dag, task
 
-from govhub.extract.registry import load_registry
+from govhub.extract.registry import Feed, load_registry
 from govhub.notify import HubAlertNotifier
 from govhub.pipeline import raw_asset_uri
+from govhub.runbook import extract_doc_md, extract_schedule
 
 # HUB_RETRY_DELAY_SECONDS shortens the wait between attempts (the test suite sets 1 s so that a failing
 # source fails its DAG in seconds, not minutes).
@@ -27,11 +29,15 @@ DEFAULT_ARGS = {"retries": 2, "retry_delay": RETRY_DELAY, "retry_exponential_bac
                 "on_failure_callback": HubAlertNotifier()}
 
 
-def make_extract_dag(feed_name: str, schedule: str, department: str, objects: list[str], per_object: bool):
+def make_extract_dag(feed: Feed):
+    feed_name, department, objects = feed.name, feed.department, list(feed.objects)
+    per_object = feed.kind != "files"
+
     @dag(
         dag_id=f"extract_{feed_name}",
         description=f"Extract {department} into raw ({', '.join(objects)})",
-        schedule=CronTriggerTimetable(schedule, timezone="Asia/Shanghai"),
+        schedule=CronTriggerTimetable(extract_schedule(feed), timezone="Asia/Shanghai"),
+        doc_md=extract_doc_md(feed),
         start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
         catchup=False,
         max_active_runs=1,
@@ -58,5 +64,4 @@ def make_extract_dag(feed_name: str, schedule: str, department: str, objects: li
 
 
 for _name, _feed in load_registry().items():
-    globals()[f"extract_{_name}"] = make_extract_dag(_name, _feed.schedule, _feed.department, list(_feed.objects),
-                                                     per_object=_feed.kind != "files")
+    globals()[f"extract_{_name}"] = make_extract_dag(_feed)

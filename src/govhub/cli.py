@@ -49,9 +49,47 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_down(args: argparse.Namespace) -> int:
-    from govhub import embedded_pg
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Every Airflow component on the hub's stack, in the foreground until Ctrl-C or `hub down`."""
+    from govhub import service
 
+    for line in _start_stack():
+        print(line, flush=True)
+    if not os.environ.get("HUB_DATABASE_URL"):  # the embedded stack's departments are the simulator's
+        from govhub.sim import runner
+
+        if runner.load_state() is None:
+            sim = runner.generate(args.scale)
+            print(f"generated the simulated {args.scale} county ({sim['persons']:,} persons): the extracts have "
+                  "departments to read", flush=True)
+    svc = service.start(args.port, extract_every=args.extract_every, paused=args.paused)
+    print(f"Airflow api-server, scheduler, dag-processor, triggerer starting (LocalExecutor); logs in "
+          f"{hub_home() / 'logs' / 'service'}", flush=True)
+    try:
+        service.wait_healthy(svc, timeout=args.wait, on_change=lambda s: print(
+            "  health: " + ", ".join(f"{k} {v}" for k, v in s.items()), flush=True))
+    except (service.ServiceError, KeyboardInterrupt) as exc:
+        service.stop(svc)
+        raise service.ServiceError(f"{exc}; every component stopped") from exc
+    users = ", ".join(service.users())
+    print(f"\nThe hub is running: {svc.url}", flush=True)
+    print(f"  log in as {users} (simple auth manager); the password(s) are in {service.passwords_file()} "
+          "(generated on this machine, readable by you only)", flush=True)
+    print(f"  data-quality scorecard: {svc.url}/hub-quality/ (also under 'govhub' in the UI's navigation)", flush=True)
+    schedules = (f"every {args.extract_every} min (--extract-every)" if args.extract_every
+                 else "the source registry's (sources.yml)")
+    print(f"  extract schedules: {schedules}; `hub simulate --live` keeps the county moving", flush=True)
+    print("  Ctrl-C or `hub down` stops it", flush=True)
+    print(f"hub serve: {service.run_until_stopped(svc)}", flush=True)
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from govhub import embedded_pg, service
+
+    stopped = service.stop()
+    if stopped:
+        print(f"Airflow service stopped: {', '.join(stopped)}")
     try:
         from govhub.sim import justice
 
@@ -65,6 +103,8 @@ def cmd_down(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from govhub.sim import runner
 
+    if args.live:
+        return _simulate_live(args.speed)
     if args.days:
         if args.dialect is not None:  # the dialect is drawn once, with the county; advancing keeps it
             raise SystemExit("--dialect applies when generating a county, not with --days")
@@ -73,6 +113,32 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         rates = json.loads(args.rates) if args.rates else None
         _print(runner.generate(args.scale, args.seed, rates, reset=args.reset, dialect_seed=args.dialect))
     return 0
+
+
+def _simulate_live(speed: float) -> int:
+    """Advance the simulated county one day at a time, a simulated day every 86,400 / speed real seconds."""
+    from govhub.sim import runner
+
+    if speed <= 0:
+        raise SystemExit("--speed must be positive (simulated seconds per real second)")
+    interval = 86400 / speed
+    print(f"the county moves: one simulated day every {interval:.0f} s (speed {speed:g}); Ctrl-C stops", flush=True)
+    try:
+        while True:
+            time.sleep(interval)
+            started = time.perf_counter()
+            result = runner.advance(1)
+            rows = sum(n for counts in result["written"].values() for n in counts.values()
+                       if isinstance(n, int))
+            print(f"{time.strftime('%H:%M:%S')} simulated clock {result['clock'][:16]}: {rows:,} new or changed "
+                  f"source records across {len(result['written'])} departments "
+                  f"({time.perf_counter() - started:.1f} s)", flush=True)
+    except KeyboardInterrupt:
+        print("stopped; the county keeps its clock (`hub simulate --days N` moves it on)")
+        return 0
+    except ValueError as exc:  # the simulated future has an end
+        print(f"stopped: {exc}")
+        return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -220,9 +286,28 @@ def _status_rows() -> dict[str, object]:
     return {"feeds": feeds, "publication": publication, "gate": gate, "held": held, "build_lock": holder()}
 
 
+def print_service_status() -> None:
+    """One line: is `hub serve` up, and each Airflow component's health as its api-server reports it."""
+    from govhub import service
+
+    svc = service.running()
+    if svc is None:
+        print("Airflow service: not running (`hub serve` starts it)")
+        return
+    health = service.health(svc.port)
+    if health is None:
+        print(f"Airflow service: started ({svc.url}) but its api-server does not answer yet; logs in "
+              f"{Path(svc.logs['api-server']).parent}")
+        return
+    up = all(v == "healthy" for v in health.values())
+    print(f"Airflow service: {'up' if up else 'DEGRADED'} at {svc.url} — "
+          + ", ".join(f"{k} {v}" for k, v in health.items()))
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from govhub import db
 
+    print_service_status()
     s = status_rows()
     print("Last batch per feed object:")
     print(db.format_table(["feed", "object", "status", "finished_at", "received", "loaded", "quarantined", "message"],
@@ -371,7 +456,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=20261125)
     p.set_defaults(func=cmd_demo)
     sub.add_parser("up", help="start the embedded PostgreSQL (and simulated APIs); leave them running").set_defaults(func=cmd_up)
-    sub.add_parser("down", help="stop the embedded stack").set_defaults(func=cmd_down)
+    sub.add_parser("down", help="stop the Airflow service (if running) and the embedded stack").set_defaults(
+        func=cmd_down)
+    p = sub.add_parser("serve", help="run every Airflow component (UI, scheduler, dag-processor, triggerer) on the "
+                       "hub's stack until Ctrl-C or `hub down`")
+    p.add_argument("--port", type=int, default=8080, help="UI and API port on 127.0.0.1 (default 8080)")
+    p.add_argument("--extract-every", type=int, metavar="MINUTES",
+                   help="demo: run every extract every MINUTES minutes instead of its registry schedule "
+                        "(sets HUB_EXTRACT_EVERY_MINUTES for the scheduler)")
+    p.add_argument("--scale", default="small", choices=["tiny", "small", "county", "city"],
+                   help="county generated when the embedded stack has none yet")
+    p.add_argument("--paused", action="store_true",
+                   help="DAGs new to the metadata database start paused (unpause in the UI what should run)")
+    p.add_argument("--wait", type=float, default=300, help="seconds to wait for every component to be healthy")
+    p.set_defaults(func=cmd_serve)
     p = sub.add_parser("run", help="one pipeline pass: extract DAGs, then the warehouse build")
     p.add_argument("--full-refresh", action="store_true", help="rebuild the warehouse from raw")
     p.add_argument("--feed", action="append", help="only these feeds' extracts (repeatable)")
@@ -393,6 +491,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", default="small", choices=["tiny", "small", "county", "city"])
     p.add_argument("--seed", type=int, default=20261125)
     p.add_argument("--days", type=int, default=0)
+    p.add_argument("--live", action="store_true",
+                   help="keep advancing the clock one day at a time until Ctrl-C (beside `hub serve`)")
+    p.add_argument("--speed", type=float, default=1440,
+                   help="with --live: simulated seconds per real second (default 1440: a day per minute)")
     p.add_argument("--rates", help='quirk rate overrides as JSON, e.g. \'{"id_legacy15": 0.1}\'')
     p.add_argument("--reset", action="store_true", help="replace an existing county")
     p.add_argument("--dialect", type=int, default=None, metavar="SEED",

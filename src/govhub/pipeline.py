@@ -32,9 +32,22 @@ def extract(feed: str, interval: tuple[str, str] | None = None, objects: list[st
 
     results = extract_feed(feed, interval=interval, objects=objects)
     for r in results:
-        log.info("%s.%s: received %d = loaded %d + quarantined %d; new versions %d", r.feed, r.object, r.received,
-                 r.loaded, r.quarantined, r.inserted)
+        log.info("%s", describe_batch(r))
     return [r.as_dict() for r in results]
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def describe_batch(r) -> str:
+    """One extract batch in words, for the task log (govhub.extract.loader.BatchResult)."""
+    if not r.received:
+        return f"{r.feed}.{r.object}: nothing new since the last extract (batch {r.batch_id}, 0 records)"
+    quarantined = (f", {_n(r.quarantined, 'record')} quarantined (kept with their reasons in ops.quarantine)"
+                   if r.quarantined else ", none quarantined")
+    return (f"{r.feed}.{r.object}: {_n(r.received, 'record')} received in batch {r.batch_id}: "
+            f"{r.loaded:,} loaded into raw{quarantined}; {_n(r.inserted, 'new or changed version')}")
 
 
 def extract_task(feed: str, objects: list[str] | None = None) -> list[dict[str, Any]]:
@@ -79,6 +92,14 @@ def gate_feeds(run_id: str) -> dict[str, Any]:
     if missing_udfs:  # first run on an empty warehouse: the suites use the same ID rules as staging
         transform.run_dbt(["run-operation", "install_time_udfs"])
     report = feed_gate.run_feed_gate(run_id)
+    for name, verdict in report.verdicts.items():
+        if verdict.held:
+            log.warning("feed %s: %s failed its blocking checks; %s held out of the warehouse (the last good data "
+                        "stays published; `hub release %s` takes them in)", name, _n(len(verdict.batches), "new batch"),
+                        _n(len(verdict.held), "batch"), name)
+        else:
+            log.info("feed %s: %s checked, %s", name, _n(len(verdict.batches), "new batch"),
+                     "passed" if verdict.status == "passed" else f"{verdict.status} (nothing held)")
     return {"failed": report.failed, "warned": report.warned,
             "held": {name: v.held for name, v in report.verdicts.items() if v.held}}
 
@@ -283,9 +304,20 @@ def gate_and_publish(run_id: str) -> int:
                      and not exists (select from ops.held_batch as h where h.batch_id = b.batch_id)
                    union
                    select batch_id from ops.batch_hold, last where released_at > last.at""")]
-        return publish.publish(run_id, sorted(batches), message=surprises.publication_message())
+        version = publish.publish(run_id, sorted(batches), message=surprises.publication_message())
+        held = feed_gate_held()
+        log.info("published version %d carrying %s%s", version, _n(len(batches), "new batch"),
+                 f"; still held out: {held}" if held else "; nothing held")
+        return version
     finally:
         refresh_scorecard()
+
+
+def feed_gate_held() -> str:
+    """What is held now, in words (``police.RK_CZRK: 2 batches``), or empty."""
+    from govhub.quality.feed_gate import held_summary
+
+    return "; ".join(f"{h['feed']}.{h['object']}: {_n(h['batches'], 'batch')}" for h in held_summary())
 
 
 def refresh_scorecard() -> str | None:
