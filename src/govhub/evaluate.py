@@ -10,6 +10,7 @@ tuning, runs the whole pipeline on each and reports them.
 
 from __future__ import annotations
 
+import os
 import random
 import unicodedata
 from collections import Counter, defaultdict
@@ -283,6 +284,10 @@ def holdout(seeds: list[tuple[int, int | None]], scale: str = "small", inject: d
         runner.generate(scale, seed=seed, dialect_seed=dialect, reset=True)
         justice.stop_background()
         justice.start_background()  # the API serves the new county (it reads the state when it starts)
+        if not os.environ.get("HUB_DATABASE_URL"):  # the restarted API listens on a new port: point justice_api at it
+            from govhub.extract.connections import define_simulator_connections
+
+            define_simulator_connections()
         db.drop_warehouse_schemas()
         outcomes = run_pipeline()
         label = f"{scale}/seed{seed}/dialect{dialect}"
