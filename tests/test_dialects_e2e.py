@@ -101,7 +101,7 @@ def test_resolution_stays_within_its_floors(dialect_county, tmp_path):
     import json
 
     from govhub.cli import main
-    from govhub.evaluate import DEFECT_KINDS
+    from govhub.evaluate import ADDRESS_STYLES, DEFECT_KINDS
 
     assert main(["evaluate", "--out", str(tmp_path / "report.json")]) == 0  # `hub evaluate`, as a user runs it
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
@@ -117,3 +117,12 @@ def test_resolution_stays_within_its_floors(dialect_county, tmp_path):
     assert hub["precision"] >= baseline["precision"] and hub["recall"] >= baseline["recall"], (hub, baseline)
     assert linkage["blocking"]["share"] >= 0.99, linkage["blocking"]
     assert set(linkage["hub"]["per_id_defect"]) <= set(DEFECT_KINDS)
+    # per address style (read from the text): every judged address counted once overall, each style's methods add
+    # up to its count, and the addresses the truth can place reach their true grid
+    addresses = report["addresses"]
+    overall = addresses["overall"]
+    assert overall["count"] > 0 and set(addresses["per_style"]) <= set(ADDRESS_STYLES)
+    assert sum(s["count"] for s in addresses["per_source"].values()) == overall["count"]
+    for style, s in addresses["per_style"].items():
+        assert 0 < s["count"] <= overall["count"] and sum(m["count"] for m in s["by_method"].values()) == s["count"], style
+    assert overall["true_grid"] >= 0.97, overall

@@ -156,7 +156,7 @@ $do$;
 {% macro address_match_confidence(method) %}
     case
         when {{ method }} = 'exact' then 0.998                      -- 4,298 of 4,304 (seeds 1-3)
-        when {{ method }} = 'exact_repaired_village' then 1.0       -- 334 of 334
+        when {{ method }} = 'exact_repaired_village' then 1.0       -- 334 of 334; small 31: 1,769 of 1,769 (homophones)
         when {{ method }} = 'group' then 1.0                        -- 456 of 456
         when {{ method }} = 'village' then 1.0                      -- the village's only grid
         when {{ method }} like '%_repaired_village' then 0.95       -- prior: not seen on seeds 1-3

@@ -353,6 +353,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.out:  # the pipeline's logs share stdout with the report
         Path(args.out).write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     _print(report)
+    from govhub.evaluate import address_style_lines
+
+    # the per-address-style table, readable (the same numbers are in the JSON above, key "addresses")
+    counties = report.values() if args.holdout_seeds else [report]
+    for label, county in zip(report if args.holdout_seeds else ["this county"], counties, strict=True):
+        lines = address_style_lines(county.get("addresses") or {})
+        if lines:
+            print(f"\naddresses of {label} by style (share with the true building / grid / any grid):")
+            print("\n".join(lines))
     return 0
 
 

@@ -5,12 +5,16 @@ overall, per source and per ID defect kind (derived from the record's number as 
 number). ``inject`` adds ID defects the simulator does not write (someone else's valid number, transposed
 digits, ...) to a *copy* of the records and re-runs the hub's linkage step and the baseline on it: the
 robustness of "a valid ID decides". ``holdout`` generates counties on seeds and dialects never used for
-tuning, runs the whole pipeline on each and reports them.
+tuning, runs the whole pipeline on each and reports them. ``address_report`` judges every address the truth can
+place (a person record's address against the person's true home, a police incident's location against its
+true building) per address *style*, read from the text itself (``address_styles``), never from the simulator.
 """
 
 from __future__ import annotations
 
+import os
 import random
+import re
 import unicodedata
 from collections import Counter, defaultdict
 
@@ -268,6 +272,7 @@ def evaluate(inject: dict[str, float] | None = None, seed: int = 1, baseline: bo
         report["linkage"] = linkage_report(inject, seed)
     report["grid"] = _grid_accuracy()
     report["resident_grid"] = _resident_grid(joined)
+    report["addresses"] = address_report()
     return report
 
 
@@ -283,6 +288,10 @@ def holdout(seeds: list[tuple[int, int | None]], scale: str = "small", inject: d
         runner.generate(scale, seed=seed, dialect_seed=dialect, reset=True)
         justice.stop_background()
         justice.start_background()  # the API serves the new county (it reads the state when it starts)
+        if not os.environ.get("HUB_DATABASE_URL"):  # the restarted API listens on a new port: point justice_api at it
+            from govhub.extract.connections import define_simulator_connections
+
+            define_simulator_connections()
         db.drop_warehouse_schemas()
         outcomes = run_pipeline()
         label = f"{scale}/seed{seed}/dialect{dialect}"
@@ -324,3 +333,260 @@ def _resident_grid(joined: list[tuple[str, int, str, str]]) -> dict[str, object]
     correct = sum(1 for g, t in with_grid if t is not None and g == "G" + t)
     return {"residents": len(judged), "with_grid": round(len(with_grid) / max(len(judged), 1), 4),
             "grid_correct": round(correct / max(len(with_grid), 1), 4)}
+
+
+# ------------------------------------------------------------------------------------------ address styles
+_COUNTY_WORDS = ("自治县", "自治旗", "县", "旗", "区", "市")
+_TOWNSHIP_WORDS = ("街道办事处", "办事处", "街道", "苏木", "镇", "乡")
+_VILLAGE_WORDS = ("村民委员会", "村委会", "社区居委会", "居民委员会", "居委会", "社区", "嘎查", "村")
+_NUMERAL = "[0-9〇零一二两三四五六七八九十百千]"
+_CHINESE_NUMERAL = re.compile("[〇零一二两三四五六七八九十百千]")
+_PUNCTUATION = re.compile(r"[\s,.;:()\[\]{}<>\"'`~!?@$%^&*_=+|\\/·•・、，。；：（）【】《》“”‘’！？…\-]+")
+_UPPER = re.compile(r"^(?:.{1,12}?(?:特别行政区|自治区|省|自治州|市|州|盟|地区))+")
+_GROUP = re.compile(f"^({_NUMERAL}+)(村民小组|小组|组|社|屯|队)")
+_ROAD = re.compile("^([^0-9〇零一二两三四五六七八九十百千]{1,12}?(?:大道|大街|路|街|巷|弄))")
+_HOUSE = re.compile(f"^({_NUMERAL}+)(号院|号(?!楼)|#)")
+_BUILDING = re.compile(f"^({_NUMERAL}+)(栋|幢|号楼|座|单元)")
+_BELOW_BUILDING = re.compile(f"^(?:{_NUMERAL}+(?:单元|层|楼|室))+")
+
+ADDRESS_STYLES = (
+    "plain", "province_prefecture_prefix", "county_prefix", "no_township", "missing_level_word",
+    "village_not_in_registry", "fullwidth_digits", "chinese_numerals", "group_word_组", "group_word_社",
+    "group_word_屯", "group_word_队", "group_word_小组", "road", "house_word_号院", "house_word_#", "bare_number",
+    "no_house_number", "building_word_栋", "building_word_幢", "building_word_号楼", "building_word_座",
+    "building_word_单元", "unit_or_room", "spaces_or_punctuation", "unparseable")
+
+
+def _stem(name: str, words: tuple[str, ...]) -> str | None:
+    for word in sorted(words, key=len, reverse=True):
+        if name.endswith(word) and len(name) - len(word) >= 2:
+            return name[: -len(word)]
+    return None
+
+
+class AddressStyler:
+    """Names the styles an address is written in, from its text and the county's division names only.
+
+    An address shows every style it carries: ``清河县马场镇王庄村三屯五号院`` is county_prefix, chinese_numerals,
+    group_word_屯 and house_word_号院; ``plain`` is a township + village + N组 + N号 address in Arabic digits and
+    nothing else. This reading is independent of the warehouse's parser (macros/addresses.sql), so a style the
+    parser mishandles shows up as a low share assigned the true building."""
+
+    def __init__(self, divisions: list[tuple[str, int]]):
+        self.names: dict[int, list[tuple[str, bool]]] = defaultdict(list)  # level -> (name, written in full)
+        words = {1: _COUNTY_WORDS, 2: _TOWNSHIP_WORDS, 3: _VILLAGE_WORDS}
+        for name, level in divisions:
+            if level not in words or not name:
+                continue
+            full = self.clean(name)
+            self.names[level].append((full, True))
+            stem = _stem(full, words[level])
+            if stem:
+                self.names[level].append((stem, False))
+        for level in self.names:  # longest first: 王庄东村 before 王庄
+            self.names[level].sort(key=lambda n: (-len(n[0]), not n[1]))
+
+    @staticmethod
+    def clean(text: str) -> str:
+        return _PUNCTUATION.sub("", unicodedata.normalize("NFKC", text))
+
+    def _find(self, text: str, level: int, start_only: bool) -> tuple[int, int, bool] | None:
+        """(start, end, written in full) of the first name of ``level`` in ``text``; a stem counts only when a
+        level word or a number follows it (or, above the village, the next division's name)."""
+        best = None
+        for name, full in self.names.get(level, ()):
+            at = text.find(name)
+            while at >= 0:
+                end = at + len(name)
+                after = text[end:]
+                ok = full or (level < 3 or re.match(_NUMERAL, after) or after.startswith(_VILLAGE_WORDS))
+                if ok and (best is None or at < best[0]):
+                    best = (at, end, full)
+                    break
+                at = text.find(name, at + 1)
+            if start_only and best is not None and best[0] == 0:
+                return best
+        if start_only and (best is None or best[0] != 0):
+            return None
+        return best
+
+    def styles(self, address: str) -> set[str]:
+        out: set[str] = set()
+        if re.search("[０-９]", address):
+            out.add("fullwidth_digits")
+        if _PUNCTUATION.search(unicodedata.normalize("NFKC", address)):
+            out.add("spaces_or_punctuation")
+        text = self.clean(address)
+        village = self._find(text, 3, start_only=False)
+        if village is None:  # a village name the registry does not have (a typo, another county), or none at all
+            above = [x for x in (self._find(text, 2, False), self._find(text, 1, False)) if x is not None]
+            cut = max((x[1] for x in above), default=0)  # after the township (or county) typed
+            if cut and text[cut:].startswith(_TOWNSHIP_WORDS + _COUNTY_WORDS):
+                cut += next(len(w) for w in sorted(_TOWNSHIP_WORDS + _COUNTY_WORDS, key=len, reverse=True)
+                            if text[cut:].startswith(w))
+            m = re.match(".{2,10}?(?:" + "|".join(_VILLAGE_WORDS) + ")", text[cut:])
+            if m is None:
+                out.add("unparseable")
+                return out
+            out.add("village_not_in_registry")
+            head, rest = text[:cut], text[cut + m.end():]
+        else:
+            head, rest = text[: village[0]], text[village[1]:]
+            if not village[2]:
+                if rest.startswith(_VILLAGE_WORDS):  # the stem and another level word (红旗村委会)
+                    rest = rest[len(next(w for w in sorted(_VILLAGE_WORDS, key=len, reverse=True)
+                                         if rest.startswith(w))):]
+                else:
+                    out.add("missing_level_word")
+        out |= self._head_styles(head)
+        out |= self._rest_styles(rest)
+        if not out - {"spaces_or_punctuation", "group_word_组"}:  # 组 is the registry's own word
+            out.add("plain")
+        return out
+
+    def _head_styles(self, head: str) -> set[str]:
+        out: set[str] = set()
+        county = self._find(head, 1, start_only=False)
+        township = self._find(head, 2, start_only=False)
+        first = min((x[0] for x in (county, township) if x is not None), default=len(head))
+        if first > 0 and _UPPER.match(head[:first]):
+            out.add("province_prefecture_prefix")
+        elif first > 0:
+            out.add("unparseable")  # something before the county / township that is no division name
+        if county is not None:
+            out.add("county_prefix")
+            if not county[2] and not head[county[1]:].startswith(_COUNTY_WORDS):
+                out.add("missing_level_word")
+        if township is None:
+            out.add("no_township")
+        elif not township[2] and not head[township[1]:].startswith(_TOWNSHIP_WORDS):
+            out.add("missing_level_word")
+        return out
+
+    def _rest_styles(self, rest: str) -> set[str]:
+        out: set[str] = set()
+        numbers = []
+        m = _GROUP.match(rest)
+        if m:
+            out.add("group_word_" + ("小组" if m.group(2) == "村民小组" else m.group(2)))
+            numbers.append(m.group(1))
+            rest = rest[m.end():]
+        else:
+            m = _ROAD.match(rest)
+            if m:
+                out.add("road")
+                rest = rest[m.end():]
+        m = _HOUSE.match(rest)
+        if m:
+            if m.group(2) != "号":
+                out.add("house_word_" + m.group(2))
+            numbers.append(m.group(1))
+            rest = rest[m.end():]
+            m = _BUILDING.match(rest)
+            if m:
+                out.add("building_word_" + m.group(2))
+                numbers.append(m.group(1))
+                rest = rest[m.end():]
+            m = _BELOW_BUILDING.match(rest)
+            if m:
+                out.add("unit_or_room")
+                rest = rest[m.end():]
+        elif re.fullmatch(f"{_NUMERAL}+", rest):
+            out.add("bare_number")
+            numbers.append(rest)
+            rest = ""
+        else:
+            out.add("no_house_number")
+        if rest:
+            out.add("unparseable")
+        if any(_CHINESE_NUMERAL.search(n) for n in numbers):
+            out.add("chinese_numerals")
+        return out
+
+
+def _judged_addresses() -> list[tuple[str, str, str | None, str | None]]:
+    """(kind, address, true building, true grid) of every address the truth can place: person records' addresses
+    (and the household register's registered address) against the person's home, police incidents' locations
+    against the incident's building. Petitions, mediations and grid events are left out: the truth does not
+    name the building their address text stands for."""
+    _, people = db.query("select r.source, r.object, r.record_id, p.building_id, p.grid_code from truth_record as r "
+                         "inner join truth_person as p using (pid)", database=TRUTH_DB)
+    home = {(s, o, r): (b, g) for s, o, r, b, g in people}
+    _, events = db.query("select record_id, building_id, grid_code from truth_event "
+                         "where source = 'police' and object = 'JQ_JJXX'", database=TRUTH_DB)
+    place = {r: (b, g) for r, b, g in events}
+    out = []
+    _, records = db.query("select source, source_object, source_record_id, address "
+                          "from intermediate.int_person_records__unioned where address is not null")
+    for s, o, r, address in records:
+        # a petition's address is where the matter is (the truth does not say which building), not the home
+        if (s, o, r) in home and s != "petition":
+            out.append((f"{s}.{o}", address, *home[(s, o, r)]))
+    _, registered = db.query("select source_record_id, registered_address from staging.stg_police__residents "
+                             "where registered_address is not null")
+    for r, address in registered:
+        if ("police", "RK_CZRK", r) in home:
+            out.append(("police.RK_CZRK.registered", address, *home[("police", "RK_CZRK", r)]))
+    _, incidents = db.query("select source_record_id, location_text from staging.stg_police__incidents "
+                            "where location_text is not null")
+    for r, address in incidents:
+        if r in place:
+            out.append(("police.JQ_JJXX", address, *place[r]))
+    return out
+
+
+def _share(n: int, d: int) -> float:
+    return round(n / d, 4) if d else 1.0
+
+
+def address_report() -> dict[str, object]:
+    """Every judged address (``_judged_addresses``) against the hub's assignment (int_addresses__matched), overall,
+    per source field and per style (``AddressStyler``): how many, the share assigned the true building, the true
+    grid and any grid, by match method."""
+    if db.query("select to_regclass('intermediate.int_addresses__matched') is null")[1][0][0]:
+        return {"addresses": 0, "note": "nothing built"}
+    _, matched = db.query("select address, building_id, grid_code, match_method from intermediate.int_addresses__matched")
+    hub = {a: (b, g, m) for a, b, g, m in matched}
+    _, divisions = db.query("select division_name, division_level from staging.stg_grid__divisions")
+    styler = AddressStyler([(n, int(level)) for n, level in divisions if level is not None])
+    style_cache: dict[str, set[str]] = {}
+    rows = []
+    for kind, address, true_building, true_grid in _judged_addresses():
+        building, grid, method = hub.get(address, (None, None, "not_matched"))
+        if address not in style_cache:
+            style_cache[address] = styler.styles(address)
+        rows.append((kind, style_cache[address], method, building is not None and building == true_building,
+                     grid is not None and grid == true_grid, grid is not None))
+
+    def summary(subset: list[tuple]) -> dict[str, object]:
+        n = len(subset)
+        methods: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for _, _, method, _, right_grid, _ in subset:
+            methods[method][0] += 1
+            methods[method][1] += right_grid
+        return {"count": n, "true_building": _share(sum(r[3] for r in subset), n),
+                "true_grid": _share(sum(r[4] for r in subset), n), "with_grid": _share(sum(r[5] for r in subset), n),
+                "by_method": {m: {"count": c, "true_grid": _share(ok, c)}
+                              for m, (c, ok) in sorted(methods.items(), key=lambda x: -x[1][0])}}
+
+    return {
+        "judged": "person records' addresses (and registered addresses) against the person's true home; police "
+                  "incidents' locations against their true building; styles read from the text",
+        "overall": summary(rows),
+        "per_source": {k: summary([r for r in rows if r[0] == k]) for k in sorted({r[0] for r in rows})},
+        "per_style": {style: summary(subset) for style in ADDRESS_STYLES
+                      if (subset := [r for r in rows if style in r[1]])},
+    }
+
+
+def address_style_lines(report: dict[str, object]) -> list[str]:
+    """The per-style table of ``address_report`` as text lines (for `hub evaluate`'s printed report)."""
+    styles = report.get("per_style") or {}
+    if not styles:
+        return []
+    lines = [f"{'address style':<28}{'addresses':>10}{'building':>10}{'grid':>8}{'any grid':>10}  methods (count, true grid)"]
+    for style, s in [("(all)", report["overall"]), *styles.items()]:
+        methods = ", ".join(f"{m} {v['count']} {v['true_grid']:.1%}" for m, v in list(s["by_method"].items())[:4])
+        lines.append(f"{style:<28}{s['count']:>10}{s['true_building']:>10.1%}{s['true_grid']:>8.1%}"
+                     f"{s['with_grid']:>10.1%}  {methods}")
+    return lines

@@ -88,3 +88,15 @@ def test_edit_distance_without_the_extension(address_udfs):
         rows = conn.execute("select a, b, util.hub_edit_distance(a, b), util.hub_edit_distance_plpgsql(a, b) "
                             "from unnest(%s::text[]) as a cross join unnest(%s::text[]) as b", (words, words)).fetchall()
     assert all(ext == fallback for _, _, ext, fallback in rows), [r for r in rows if r[2] != r[3]]
+
+
+def test_char_pinyin_seed_is_pypinyin():
+    """The homophone seed is what pypinyin gives for GB 2312 (regenerate: python -m govhub.reference_data), every
+    reading of a heteronym included."""
+    from govhub.reference_data import CHAR_PINYIN, char_pinyin_csv, gb2312_hanzi
+
+    assert len(gb2312_hanzi()) == 6763
+    text = CHAR_PINYIN.read_text(encoding="utf-8")
+    assert text == char_pinyin_csv()
+    rows = {tuple(line.split(",")) for line in text.splitlines()[1:]}
+    assert {("王", "wang"), ("汪", "wang"), ("长", "chang"), ("长", "zhang"), ("陈", "chen"), ("辰", "chen")} <= rows

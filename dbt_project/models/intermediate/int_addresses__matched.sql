@@ -1,4 +1,5 @@
--- One row per distinct free-text address seen in any department, matched to the building registry.
+-- One row per distinct free-text address seen in any department (person records' addresses, the household
+-- register's registered addresses, event locations), matched to the building registry.
 --
 -- Parsing (util functions of macros/addresses.sql; every place name comes from the division table):
 --   cleaned (NFKC: full-width -> half-width; no spaces or punctuation), then read as
@@ -17,8 +18,9 @@
 --      village: the village has one grid;
 --   3. address_similar / similar: the closest rests of the village by edit distance (util.hub_edit_distance), at
 --      most var('address_max_edit_distance', 1) edits, all closest buildings in one grid;
---   when no village name starts the text, a village of the county one edit away (exactly one, or exactly one in
---   the township typed) repairs it and 1-3 run again (match_level *_repaired, method *_repaired_village); a
+--   when no village name starts the text, a village of the county whose name reads the same (a homophone typed
+--   by a pinyin input method: 汪庄胜村 for 王庄胜村, seed char_pinyin), else one edit away (exactly one, or exactly
+--   one in the township typed) repairs it and 1-3 run again (match_level *_repaired, method *_repaired_village); a
 --   village named in two townships with no township typed stays ambiguous unless the rest names one grid; an
 --   address with a village name elsewhere in it is village_only (village_scan); else unassigned.
 -- match_confidence: macro address_match_confidence (the share of each method's assignments that were right on
@@ -32,6 +34,11 @@ with
 
 person_addresses as (
     select address from {{ ref('int_person_records__unioned') }} where address is not null
+),
+
+-- the household register's registered address (HJDZ): a resident's grid when no current address places one
+registered_addresses as (
+    select registered_address as address from {{ ref('stg_police__residents') }} where registered_address is not null
 ),
 
 incident_addresses as (
@@ -54,6 +61,8 @@ addresses as (
     select address, util.hub_addr_key(address) as address_key, coalesce(util.hub_addr_clean(address), '') as cleaned
     from (
         select address from person_addresses
+        union
+        select address from registered_addresses
         union
         select address from incident_addresses
         union
@@ -193,17 +202,70 @@ unknown_villages as materialized (
     where t.address not in (select n.address from named_villages as n)
 ),
 
-repair_candidates as (
-    select u.address, u.rest, v.village_code,
-           tt.township_code = v.township_code as same_township,
-           count(*) over (partition by u.address) as n_all,
-           count(*) filter (where tt.township_code = v.township_code) over (partition by u.address) as n_same
+-- the characters of the unknown names and of the villages, and the pairs of them that read alike (seed
+-- char_pinyin: every toneless reading of GB 2312's characters): a clerk's pinyin input method puts a homophone
+-- in a name (汪庄胜村 for 王庄胜村), wherever it is in the name
+typed_chars as (
+    select distinct u.typed_village, i.pos, substr(u.typed_village, i.pos, 1) as ch
+    from unknown_villages as u
+    cross join lateral generate_series(1, char_length(u.typed_village)) as i(pos)
+    where char_length(u.typed_village) >= 3
+),
+
+village_chars as (
+    select v.village_code, i.pos, substr(v.full_name, i.pos, 1) as ch
+    from villages as v
+    cross join lateral generate_series(1, char_length(v.full_name)) as i(pos)
+),
+
+chars_alike as (
+    select t.typed_village, c.village_code, t.pos
+    from typed_chars as t
+    inner join village_chars as c on c.pos = t.pos and c.ch = t.ch
+    union
+    select t.typed_village, c.village_code, t.pos
+    from typed_chars as t
+    inner join {{ ref('char_pinyin') }} as a on a.ch = t.ch
+    inner join {{ ref('char_pinyin') }} as b on b.reading = a.reading and b.ch <> a.ch
+    inner join village_chars as c on c.pos = t.pos and c.ch = b.ch
+),
+
+homophone_names as (
+    select a.typed_village, a.village_code
+    from chars_alike as a
+    inner join villages as v on v.village_code = a.village_code
+    where char_length(v.full_name) = char_length(a.typed_village)
+    group by a.typed_village, a.village_code
+    having count(distinct a.pos) = char_length(a.typed_village)
+),
+
+-- a homophone of the whole name (tier 1) is stronger evidence than any one-character edit (tier 2)
+repair_options as (
+    select u.address, u.rest, v.village_code, v.township_code, 1 as tier
+    from unknown_villages as u
+    inner join homophone_names as h on h.typed_village = u.typed_village
+    inner join villages as v on v.village_code = h.village_code
+    union all
+    select u.address, u.rest, v.village_code, v.township_code, 2
     from unknown_villages as u
     inner join villages as v
         on abs(char_length(v.full_name) - char_length(u.typed_village)) <= 1
        and char_length(u.typed_village) >= 3
        and util.hub_edit_distance(u.typed_village, v.full_name) = 1
-    left join typed_townships as tt on tt.address = u.address
+    where not exists (select 1 from homophone_names as h
+                      where h.typed_village = u.typed_village and h.village_code = v.village_code)
+),
+
+repair_candidates as (
+    select o.address, o.rest, o.village_code,
+           tt.township_code = o.township_code as same_township,
+           count(*) over (partition by o.address) as n_all,
+           count(*) filter (where tt.township_code = o.township_code) over (partition by o.address) as n_same
+    from (
+        select *, min(tier) over (partition by address) as best_tier from repair_options
+    ) as o
+    left join typed_townships as tt on tt.address = o.address
+    where o.tier = o.best_tier
 ),
 
 repaired_villages as (

@@ -1,5 +1,9 @@
 -- One row per resolved resident: the best value of each attribute across the departments that know them.
 -- Preference: police household register > floating register > other departments; latest update wins within.
+-- The grid (and building) is the best *placed* address in that order: a current address of any department
+-- (one that names a road or group but not the house, or a village the registry does not have, does not hide
+-- another department's placed address), else the household register's registered address (HJDZ, the address
+-- of the person's 户口 in the county), labelled in grid_address_kind.
 with
 
 records as (
@@ -12,6 +16,11 @@ xref as (
 
 addresses as (
     select * from {{ ref('int_addresses__matched') }}
+),
+
+registered as (
+    select source_record_id, registered_address, source_updated_at from {{ ref('stg_police__residents') }}
+    where registered_address is not null
 ),
 
 tags as (
@@ -36,10 +45,29 @@ joined as (
 best as (
     select distinct on (resident_key)
         resident_key, resolved_id_number as id_number, person_name, coalesce(sex, id_sex) as sex,
-        coalesce(birth_date, id_birth_date) as birth_date, residence_type, address_grid_code,
-        address_building_id
+        coalesce(birth_date, id_birth_date) as birth_date, residence_type
     from joined
     order by resident_key, source_rank, (address_grid_code is null), source_updated_at desc
+),
+
+placed_addresses as (
+    select resident_key, address_grid_code, address_building_id, 'current' as grid_address_kind, source_rank,
+           1 as kind_rank, source_updated_at
+    from joined
+    where address_grid_code is not null
+    union all
+    select x.resident_key, a.grid_code, a.building_id, 'registered', 1, 2, g.source_updated_at
+    from xref as x
+    inner join registered as g
+        on x.source = 'police' and x.source_object = 'RK_CZRK' and g.source_record_id = x.source_record_id
+    inner join addresses as a on a.address = g.registered_address
+    where a.grid_code is not null
+),
+
+best_grid as (
+    select distinct on (resident_key) resident_key, address_grid_code, address_building_id, grid_address_kind
+    from placed_addresses
+    order by resident_key, kind_rank, source_rank, source_updated_at desc
 ),
 
 summary as (
@@ -77,8 +105,9 @@ final as (
         b.sex,
         b.birth_date,
         b.residence_type,
-        case when b.address_grid_code is not null then 'G' || b.address_grid_code end as current_grid_key,
-        b.address_building_id as current_building_id,
+        case when g.address_grid_code is not null then 'G' || g.address_grid_code end as current_grid_key,
+        g.address_building_id as current_building_id,
+        g.grid_address_kind,
         s.departments,
         coalesce(s.is_deceased, false) as is_deceased,
         coalesce(t.is_community_correction, false) as is_community_correction,
@@ -93,6 +122,7 @@ final as (
     from best as b
     inner join summary as s on s.resident_key = b.resident_key
     left join tag_flags as t on t.resident_key = b.resident_key
+    left join best_grid as g on g.resident_key = b.resident_key
 )
 
 select * from final
