@@ -36,7 +36,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 
 from govhub.quality import data_docs_assets
-from govhub.quality.scorecard import ACCESS_FILE, DATA_DOCS_DIR, PLUGIN_URL_PREFIX, officer_page, report_dir
+from govhub.quality.scorecard import ACCESS_FILE, PLUGIN_URL_PREFIX, data_docs_dir, officer_page, report_dir
 
 NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>scorecard not built</title>
 <p>The data-quality scorecard has not been built yet. It is rebuilt by every warehouse build;
@@ -111,7 +111,7 @@ def data_docs_root() -> RedirectResponse:
 
 @app.get("/data-docs/{path:path}", response_model=None, dependencies=[Depends(everything)])
 def data_docs(path: str, request: Request) -> FileResponse | HTMLResponse:
-    root = DATA_DOCS_DIR.resolve()
+    root = data_docs_dir().resolve()
     target = (root / (path or "index.html")).resolve()
     if target.is_dir():
         target = target / "index.html"

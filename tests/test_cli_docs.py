@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from govhub.transform import DBT_DIR
+from govhub.transform import target_dir
 
 
 def test_docs_site_is_generated_with_the_published_models(hub_env):
@@ -13,9 +13,9 @@ def test_docs_site_is_generated_with_the_published_models(hub_env):
 
     run_dbt(["run-operation", "install_udfs"])
     assert main(["docs"]) == 0
-    index = DBT_DIR / "target" / "index.html"
+    index = target_dir() / "index.html"
     assert index.exists()
-    manifest = json.loads((DBT_DIR / "target" / "manifest.json").read_text())
+    manifest = json.loads((target_dir() / "manifest.json").read_text())
     models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
     assert {"fct_event", "risk_warning", "agg_grid_month", "bridge_resident_tag", "restricted_resident"} <= models
     # every published model states its grain

@@ -367,24 +367,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_docs(args: argparse.Namespace) -> int:
     """dbt docs generate against the warehouse; print where the static site is and how to serve it."""
-    from govhub.transform import DBT_DIR, run_dbt
+    from govhub.transform import run_dbt, target_dir
 
     run_dbt(["docs", "generate"])
-    index = DBT_DIR / "target" / "index.html"
+    index = target_dir() / "index.html"
     print(f"dbt docs: {index}")
     print(f"serve it with: python -m http.server 8081 --directory {index.parent}  (then open http://127.0.0.1:8081)")
     return 0 if index.exists() else 1
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from govhub.quality.scorecard import DATA_DOCS_DIR, PLUGIN_URL_PREFIX, build_scorecard
+    from govhub.quality.scorecard import PLUGIN_URL_PREFIX, build_scorecard, data_docs_dir
 
     started = time.perf_counter()
     path = build_scorecard()
     print(f"scorecard: {path} (built in {time.perf_counter() - started:.1f}s)")
     print(f"in the Airflow UI: {PLUGIN_URL_PREFIX}/ (plugin hub_quality; Data Docs at {PLUGIN_URL_PREFIX}/data-docs/)")
-    if (DATA_DOCS_DIR / "index.html").exists():
-        print(f"GX Data Docs: {DATA_DOCS_DIR / 'index.html'}")
+    if (data_docs_dir() / "index.html").exists():
+        print(f"GX Data Docs: {data_docs_dir() / 'index.html'}")
     if args.open:
         import webbrowser
 

@@ -11,12 +11,23 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from govhub import db
-from govhub.settings import REPO_ROOT, WAREHOUSE_DB
+from govhub.settings import REPO_ROOT, WAREHOUSE_DB, hub_home
 
 log = logging.getLogger(__name__)
 DBT_DIR = REPO_ROOT / "dbt_project"
+
+
+def target_dir() -> Path:
+    """Where dbt writes its artefacts (manifest, compiled SQL, docs site): under HUB_HOME, not the checkout, so the
+    code can be read-only and two hubs (or two test workers) on one checkout never overwrite each other's build."""
+    return hub_home() / "dbt" / "target"
+
+
+def dbt_log_dir() -> Path:
+    return hub_home() / "dbt" / "logs"
 
 
 class TransformError(RuntimeError):
@@ -67,7 +78,8 @@ def run_dbt(args: list[str]) -> list[NodeResult]:
     prepare()
     os.environ.update(dbt_environment())
     started = time.perf_counter()
-    full = [*args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)]
+    full = [*args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+            "--target-path", str(target_dir()), "--log-path", str(dbt_log_dir())]
     result = dbtRunner().invoke(full)
     nodes: list[NodeResult] = []
     if result.result is not None and hasattr(result.result, "results"):
@@ -84,10 +96,10 @@ def run_dbt(args: list[str]) -> list[NodeResult]:
 
 
 def manifest() -> dict:
-    """dbt's manifest of the last parse/build (target/manifest.json)."""
+    """dbt's manifest of the last parse/build (manifest.json in ``target_dir()``)."""
     import json
 
-    return json.loads((DBT_DIR / "target" / "manifest.json").read_text(encoding="utf-8"))
+    return json.loads((target_dir() / "manifest.json").read_text(encoding="utf-8"))
 
 
 def upstream_sources(node_id: str, parents: dict[str, list[str]]) -> set[str]:

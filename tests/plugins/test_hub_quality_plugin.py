@@ -106,10 +106,10 @@ def test_missing_scorecard_is_a_clear_404(client, monkeypatch, tmp_path):
 
 
 def test_serves_data_docs_when_built(client):
-    from govhub.quality.scorecard import DATA_DOCS_DIR
+    from govhub.quality.scorecard import data_docs_dir
 
     response = client.get("/data-docs/index.html")
-    if (DATA_DOCS_DIR / "index.html").exists():
+    if (data_docs_dir() / "index.html").exists():
         assert response.status_code == 200 and "<html" in response.text.lower()
     else:
         assert response.status_code == 404

@@ -108,9 +108,9 @@ def test_scorecard_loads_with_chinese_text_and_charts(browser, site):
 
 
 def data_docs(browser, site, blocked: list[str] | None = None):
-    from govhub.quality.scorecard import DATA_DOCS_DIR
+    from govhub.quality.scorecard import data_docs_dir
 
-    if not (DATA_DOCS_DIR / "index.html").exists():  # (written by every gate run; alone, GX builds the site here)
+    if not (data_docs_dir() / "index.html").exists():  # (written by every gate run; alone, GX builds the site here)
         from govhub.quality.gate import _context
 
         _context().build_data_docs()

@@ -170,9 +170,9 @@ def test_scorecard_failure_does_not_hide_the_gate_result(built, monkeypatch):
 
 
 def _html_files() -> list[Path]:
-    from govhub.quality.scorecard import DATA_DOCS_DIR
+    from govhub.quality.scorecard import data_docs_dir
 
-    return sorted(DATA_DOCS_DIR.rglob("*.html"))
+    return sorted(data_docs_dir().rglob("*.html"))
 
 
 def test_no_clear_ids_or_true_names_in_scorecard_or_data_docs(built):

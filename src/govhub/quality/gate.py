@@ -20,11 +20,18 @@ from typing import Any
 import yaml
 
 from govhub import db
-from govhub.settings import REPO_ROOT, WAREHOUSE_DB
+from govhub.settings import REPO_ROOT, WAREHOUSE_DB, hub_home
 
 log = logging.getLogger(__name__)
 SUITES_DIR = REPO_ROOT / "expectations" / "suites"
-GX_ROOT = REPO_ROOT / "expectations"
+
+
+def gx_root() -> Path:
+    """GX's file context (data source, validation results, Data Docs): state of this hub, so under HUB_HOME; the
+    suites it runs stay reviewable config in the checkout (SUITES_DIR)."""
+    return hub_home() / "gx"
+
+
 # A clear resident ID number anywhere in a published text column is a privacy breach.
 # 18-character form with a plausible birth date, not glued to other letters/digits (so hashes and the
 # 15-digit grid codes do not trip it). Legacy 15-digit IDs never reach `published`: staging expands them.
@@ -151,8 +158,8 @@ def id_number_columns(schema: str, table: str, columns: list[str]) -> dict[str, 
 def _context():
     import great_expectations as gx
 
-    GX_ROOT.mkdir(parents=True, exist_ok=True)
-    return gx.get_context(mode="file", project_root_dir=str(GX_ROOT))
+    gx_root().mkdir(parents=True, exist_ok=True)
+    return gx.get_context(mode="file", project_root_dir=str(gx_root()))
 
 
 def run_gate(run_id: str, schema: str = "audit", tables: list[str] | None = None) -> list[ExpectationOutcome]:
@@ -250,7 +257,7 @@ def prune_validation_results(keep: int = KEEP_RUNS, root: Path | None = None) ->
     many runs were removed."""
     import shutil
 
-    root = root or GX_ROOT / "gx" / "uncommitted"
+    root = root or gx_root() / "gx" / "uncommitted"
     removed = 0
     for run_name_dir in (root / "validations").glob("**/__none__"):
         runs = sorted(d for d in run_name_dir.iterdir() if d.is_dir())

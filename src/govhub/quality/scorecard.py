@@ -39,15 +39,13 @@ from govhub import db
 from govhub.extract.registry import Feed, load_registry
 from govhub.ops import ensure_ops
 from govhub.roles import OFFICER, OFFICIAL
-from govhub.settings import REPO_ROOT, hub_home
+from govhub.settings import hub_home
 
 log = logging.getLogger(__name__)
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # schedules in sources.yml are county-local cron expressions
 TREND_BATCHES = 30
 TOP_REASONS = 5
 EXAMPLES_PER_REASON = 2
-# Where the gate's GX checkpoint (UpdateDataDocsAction, file context in expectations/gx) writes Data Docs.
-DATA_DOCS_DIR = REPO_ROOT / "expectations" / "gx" / "uncommitted" / "data_docs" / "local_site"
 PLUGIN_URL_PREFIX = "/hub-quality"
 
 # ---------------------------------------------------------------------------------------------- masking
@@ -124,6 +122,13 @@ def report_dir() -> Path:
 
 def report_path() -> Path:
     return report_dir() / "scorecard.html"
+
+
+def data_docs_dir() -> Path:
+    """Where the gate's GX checkpoint (UpdateDataDocsAction, file context in ``gate.gx_root()``) writes Data Docs."""
+    from govhub.quality.gate import gx_root
+
+    return gx_root() / "gx" / "uncommitted" / "data_docs" / "local_site"
 
 
 def _exists(conn: psycopg.Connection, relation: str) -> bool:
@@ -458,7 +463,7 @@ def compute(now: dt.datetime | None = None) -> dict[str, Any]:
                 "daily": daily.get(name, []),
             })
     return {"generated_at": now.astimezone(LOCAL_TZ).isoformat(timespec="seconds"), **summary,
-            "departments": departments, "data_docs_available": (DATA_DOCS_DIR / "index.html").exists(),
+            "departments": departments, "data_docs_available": (data_docs_dir() / "index.html").exists(),
             "url_prefix": PLUGIN_URL_PREFIX}
 
 
