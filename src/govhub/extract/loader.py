@@ -155,8 +155,8 @@ def load_batch(conn: psycopg.Connection, feed: Feed, obj: FeedObject, records: I
     multi_key = len(obj.primary_key) > 1
     key_at = [columns.index(k) for k in obj.primary_key]
     key_label = "+".join(obj.primary_key)
-    extracted_at = dt.datetime.now(dt.UTC)
-    lineage = (feed.name, obj.name, batch_id, extracted_at)
+    # formatted once: COPY parses the text into timestamptz, instead of a datetime dumped once per row
+    lineage = (feed.name, obj.name, batch_id, dt.datetime.now(dt.UTC).isoformat())
     copy_cols = sql.SQL(", ").join(sql.Identifier(c) for c in [c.lower() for c in columns] + LINEAGE)
     copy_stmt = sql.SQL("copy {} ({}) from stdin").format(table, copy_cols)
     existing_stmt = sql.SQL("""select r._record_key, r._row_hash from {} as r

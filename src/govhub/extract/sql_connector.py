@@ -182,14 +182,34 @@ def _fixed_width_parser(fmt: str) -> Callable[[str], bool] | None:
     spec = [(*slices[p], None) if p in slices else (0, 0, default)
             for p, default in zip(("%Y", "%m", "%d", "%H", "%M", "%S"), (1900, 1, 1, 0, 0, 0), strict=True)]
 
-    def valid(value: str) -> bool:
-        if len(value) != at or not value.isascii() or not value.isdigit():
-            return False
+    def valid_fields(value: str) -> bool:
         try:
             dt.datetime(*[int(value[a:b]) if default is None else default for a, b, default in spec])
         except ValueError:
             return False
         return True
+
+    if fmt.startswith("%Y%m%d") and set(parts[3:]) <= {"%H", "%M", "%S"}:
+        # the common case (e.g. %Y%m%d%H%M%S): a day is checked once per distinct day, the clock by comparing
+        # two-digit strings (hour < 24, minute and second < 60)
+        days: dict[str, bool] = {}
+        limits = [(slices[p][0], slices[p][1], "24" if p == "%H" else "60") for p in parts[3:]]
+
+        def valid(value: str) -> bool:
+            if len(value) != at or not value.isascii() or not value.isdigit():
+                return False
+            day = value[:8]
+            ok = days.get(day)
+            if ok is None:
+                if len(days) > 100_000:
+                    days.clear()
+                ok = days[day] = valid_fields(day + "0" * (at - 8))
+            return ok and all(value[a:b] < limit for a, b, limit in limits)
+
+        return valid
+
+    def valid(value: str) -> bool:
+        return len(value) == at and value.isascii() and value.isdigit() and valid_fields(value)
 
     return valid
 
