@@ -71,6 +71,21 @@ create table if not exists linkage.name_tf (
     name_norm text primary key,
     tf_name_norm double precision not null
 );
+-- One row per linkage run: full or incremental, how many records it read, re-checked and scored, and its time.
+create table if not exists linkage.linkage_run (
+    run_id text not null,
+    finished_at timestamptz not null default now(),
+    mode text not null check (mode in ('full', 'incremental')),
+    trained boolean not null,
+    records int not null,
+    touched int not null,
+    scored int not null,
+    links int not null,
+    doubted int not null,
+    key_changes int not null,
+    seconds double precision not null,
+    phases jsonb
+);
 -- Resident keys that changed because evidence merged or split a resident (one row per person record whose
 -- resident_key changed between two runs); read by the mart resident_key_history.
 create table if not exists linkage.resident_key_change (
