@@ -332,10 +332,12 @@ def profiles(known_rows: pd.DataFrame) -> pd.DataFrame:
     # the number's own birth date and sex are the person's: departments copy them from the number
     known["birth"] = id_births(known["uid"])
     known["sex"] = id_sexes(known["uid"])
-    registers = known_rows["source"] + "|" + known_rows["source_object"]
-    in_register = registers.isin({f"{s}|{o}" for s, o in ONE_RECORD_PER_PERSON})
-    held = (pd.DataFrame({"id_number": known_rows["id_number"][in_register], "register": registers[in_register]})
-            .drop_duplicates().sort_values(["id_number", "register"]).groupby("id_number")["register"].agg(",".join))
+    # the registers as a bit set (one bit per register of REGISTER_BITS), summed over distinct (number, register)
+    bit = pd.Series(0, index=known_rows.index, dtype="int64")
+    for (source, obj), value in REGISTER_BITS.items():
+        bit = bit.mask((known_rows["source"] == source) & (known_rows["source_object"] == obj), value)
+    held = (pd.DataFrame({"id_number": known_rows["id_number"], "bit": bit})[bit > 0].drop_duplicates()
+            .groupby("id_number")["bit"].sum())
     known["registers"] = known["uid"].map(held)
     known = known.astype(object).where(known.notna(), None)
     known["fingerprint"] = pd.util.hash_pandas_object(
@@ -343,6 +345,7 @@ def profiles(known_rows: pd.DataFrame) -> pd.DataFrame:
     return known
 
 
+REGISTER_BITS = {register: 1 << i for i, register in enumerate(sorted(ONE_RECORD_PER_PERSON))}
 PROFILE_COLUMNS = ["uid", "id", "name", "sex", "birth", "address_key", "building_id", "grid_code", "village_code"]
 
 
@@ -470,11 +473,14 @@ def _linker(known: pd.DataFrame, unknown: pd.DataFrame, model: Model | None):
 
 def train(known: pd.DataFrame, unknown: pd.DataFrame) -> Model:
     """u-probabilities by random sampling and name term frequencies, over every profile and linkable record."""
-    linker = _linker(known, unknown, None)
+    return _trained(_linker(known, unknown, None), len(known) + len(unknown))
+
+
+def _trained(linker, records: int) -> Model:
     linker.training.estimate_u_using_random_sampling(max_pairs=300_000, seed=1)
     name_tf = linker.table_management.compute_tf_table("name_norm").as_pandas_dataframe()
     name_tf = name_tf[name_tf["name_norm"].notna()][["name_norm", "tf_name_norm"]].reset_index(drop=True)
-    return Model(linker.misc.save_model_to_json(), name_tf, len(known) + len(unknown))
+    return Model(linker.misc.save_model_to_json(), name_tf, records)
 
 
 def predict(known: pd.DataFrame, unknown: pd.DataFrame, threshold: float | None = 0.5,
@@ -517,12 +523,12 @@ def choose_links(pairs: pd.DataFrame, unknown_ids: set[str],
     return links
 
 
-def registers_of(known: pd.DataFrame) -> dict[str, set[tuple[str, str]]]:
-    """ID number -> the one-record-per-person registers that already hold a record of that person (from the
-    profiles' ``registers`` column)."""
-    held = known[known["registers"].notna()]
-    return {id_number: {tuple(r.split("|", 1)) for r in regs.split(",")}
-            for id_number, regs in zip(held["uid"], held["registers"], strict=True)}
+def registers_of(known: pd.DataFrame, among: set[str] | None = None) -> dict[str, set[tuple[str, str]]]:
+    """ID number (of ``among`` when given) -> the one-record-per-person registers that already hold a record of
+    that person (the profiles' ``registers`` bit set)."""
+    held = known[known["registers"].notna() & (known["uid"].isin(among) if among is not None else True)]
+    return {id_number: {register for register, b in REGISTER_BITS.items() if int(bits) & b}
+            for id_number, bits in zip(held["uid"], held["registers"], strict=True)}
 
 
 # ------------------------------------------------------------------------------------------ resolution
@@ -623,7 +629,6 @@ def resolve(records: pd.DataFrame, keep_pairs: bool = False, model: Model | None
     lap("features")
     out = Resolution(doubted=doubted, incremental=previous is not None,
                      profiles=known[["uid", "fingerprint"]].rename(columns={"uid": "id_number"}))
-    registers = registers_of(known)
     if previous is None:
         to_score = unknown_ids
         out.changed_profiles = set(known["uid"])
@@ -653,12 +658,21 @@ def resolve(records: pd.DataFrame, keep_pairs: bool = False, model: Model | None
     out.scored = set(scoring["uid"])
     links: list[tuple[str, str, float]] = []
     if len(scoring) and len(known) >= 100:
-        if model is None:
-            model, out.trained = train(known_f, _features(unknown)), True
-        lap("train")
-        pairs = predict(known_f, scoring, threshold=None if keep_pairs else 0.5, model=model)
+        threshold = None if keep_pairs else 0.5
+        if model is None and previous is None:  # train and score in one Splink session (scoring: every record)
+            linker = _linker(known_f, scoring, None)
+            model, out.trained = _trained(linker, len(known_f) + len(scoring)), True
+            lap("train")
+            pairs = linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
+            pairs = pairs[["uid_l", "uid_r", "match_probability"]]
+        else:
+            if model is None:
+                model, out.trained = train(known_f, _features(unknown)), True
+            lap("train")
+            pairs = predict(known_f, scoring, threshold=threshold, model=model)
         lap("predict")
         confident = pairs[pairs["match_probability"] >= 0.5]
+        registers = registers_of(known, set(confident["uid_l"]) | set(confident["uid_r"]))
         links = choose_links(confident, out.scored, registers)
         out.candidates = _as_candidates(confident, out.scored)
         if keep_pairs:
