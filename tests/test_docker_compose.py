@@ -133,10 +133,15 @@ def test_scale_overlay_runs_celery_workers_and_a_citus_warehouse():
         env = services[name]["environment"]
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
         assert env["AIRFLOW__CELERY__BROKER_URL"] == broker, name
-        # the base file's settings survive the overlay (connections, secrets, DAG folder)
-        assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/hub/dags" and "AIRFLOW_CONN_POLICE_DB" in env, name
+        # the base file's settings survive the overlay (DAG folder; connections and secrets where tasks run)
+        assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/hub/dags", name
         assert "@citus-coordinator:5432" in env["HUB_DATABASE_URL"], name
         assert services[name]["image"] == "govhub-scale:latest", name
+        runs_tasks = name in ("airflow-scheduler", "airflow-worker")
+        assert ("AIRFLOW_CONN_POLICE_DB" in env) == runs_tasks, name
+        holds_password = "${HUB_PG_PASSWORD" in env["HUB_DATABASE_URL"]  # (its `:?` stops urlsplit reading it)
+        assert holds_password == runs_tasks, name  # least privilege kept
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://airflow:"), name
     worker = services["airflow-worker"]
     assert worker["command"][:3] == ["airflow", "celery", "worker"]
     # `--scale airflow-worker=N` needs workers without a fixed name or host port
