@@ -74,3 +74,110 @@ def test_each_service_holds_only_its_roles_credentials():
     assert "./deploy/postgres-airflow-role.sh:/docker-entrypoint-initdb.d/20-airflow-role.sh:ro" in \
         services["postgres"]["volumes"]
     assert "shared_preload_libraries=pg_stat_statements" in services["postgres"]["command"]
+
+
+# --- the scale overlay (docs/scaling.md): Celery executor + Redis, Citus warehouse, Spark for linkage -----------
+
+SCALE = REPO_ROOT / "deploy" / "compose.scale.yml"
+AIRFLOW_SERVICES = ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
+
+
+def merge_compose(base: dict, override: dict) -> dict:
+    """`docker compose -f base -f override` for the keys these files use: mappings merge key by key (an
+    override's environment adds to and replaces the base's), anything else is replaced."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = merge_compose(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def merged_stack() -> dict:
+    """The two files as Compose combines them, `extends` (of a docker-compose.yml service) resolved: the extended
+    service's settings less its depends_on (never inherited), then the service's own on top."""
+    base = yaml.safe_load(COMPOSE.read_text())
+    merged = merge_compose(base, yaml.safe_load(SCALE.read_text()))
+    for name, service in merged["services"].items():
+        parent = service.pop("extends", None)
+        if parent:
+            assert parent["file"] == "docker-compose.yml", name  # relative to the first file: the repository root
+            inherited = {k: v for k, v in merged["services"][parent["service"]].items() if k != "depends_on"}
+            merged["services"][name] = merge_compose(inherited, service)
+    return merged
+
+
+def test_scale_overlay_follows_the_compose_specification(tmp_path):
+    assert check_compose(SCALE).returncode == 0, check_compose(SCALE).stdout
+    merged = merged_stack()
+    path = tmp_path / "merged.yml"
+    path.write_text(yaml.safe_dump(merged))
+    result = check_compose(path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # the check can fail on the overlay: a worker count that is a list is rejected
+    broken = yaml.safe_load(SCALE.read_text())
+    broken["services"]["airflow-worker"]["deploy"]["replicas"] = [2]
+    path.write_text(yaml.safe_dump(broken))
+    assert check_compose(path).returncode != 0
+
+
+def test_scale_overlay_runs_celery_workers_and_a_citus_warehouse():
+    base = yaml.safe_load(COMPOSE.read_text())
+    overlay = yaml.safe_load(SCALE.read_text())
+    services = merged_stack()["services"]
+    added = set(overlay["services"]) - set(base["services"])
+    assert {"redis", "airflow-worker", "citus-coordinator", "citus-worker", "spark-master", "spark-worker"} <= added
+    for name in added:  # nothing the overlay adds starts without `--profile scale`
+        assert services[name].get("profiles") == ["scale"], name
+    broker = services["airflow-scheduler"]["environment"]["AIRFLOW__CELERY__BROKER_URL"]
+    assert broker.startswith("redis://redis:")
+    for name in (*AIRFLOW_SERVICES, "airflow-worker"):
+        env = services[name]["environment"]
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
+        assert env["AIRFLOW__CELERY__BROKER_URL"] == broker, name
+        # the base file's settings survive the overlay (DAG folder; connections and secrets where tasks run)
+        assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/hub/dags", name
+        assert "@citus-coordinator:5432" in env["HUB_DATABASE_URL"], name
+        assert services[name]["image"] == "govhub-scale:latest", name
+        runs_tasks = name in ("airflow-scheduler", "airflow-worker")
+        assert ("AIRFLOW_CONN_POLICE_DB" in env) == runs_tasks, name
+        holds_password = "${HUB_PG_PASSWORD" in env["HUB_DATABASE_URL"]  # (its `:?` stops urlsplit reading it)
+        assert holds_password == runs_tasks, name  # least privilege kept
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://airflow:"), name
+    worker = services["airflow-worker"]
+    assert worker["command"][:3] == ["airflow", "celery", "worker"]
+    # `--scale airflow-worker=N` needs workers without a fixed name or host port
+    for name in ("airflow-worker", "citus-worker", "spark-worker"):
+        assert "container_name" not in services[name] and "ports" not in services[name], name
+        assert "replicas" in services[name]["deploy"], name
+    register = (REPO_ROOT / "deploy" / "citus-register-worker.sh").read_text()
+    assert "citus_add_node" in register and "./deploy/citus-register-worker.sh" in services["citus-worker"]["volumes"][0]
+    # the scale image is the hub's image plus the Celery provider and PySpark: every step of Dockerfile is in it
+    scale_docker = (REPO_ROOT / "deploy" / "Dockerfile.scale").read_text()
+    for line in (REPO_ROOT / "Dockerfile").read_text().splitlines():
+        if line.startswith(("COPY", "RUN", "FROM", "ENV", "USER", "WORKDIR")) or line.startswith("    &&"):
+            assert line in scale_docker, line
+    assert "apache-airflow-providers-celery[redis]" in scale_docker and "pyspark" in scale_docker
+    assert services["hub-init"]["build"]["dockerfile"] == "deploy/Dockerfile.scale"
+
+
+def test_scaling_doc_names_real_tables_and_columns():
+    """docs/scaling.md's Citus plan: every table it distributes or replicates is a dbt model of this project, and
+    a distribution column is one of that model's documented columns (or one the doc says dbt must add)."""
+    import glob
+    import re
+
+    doc = (REPO_ROOT / "docs" / "scaling.md").read_text(encoding="utf-8")
+    models: dict[str, set[str]] = {}
+    for f in glob.glob(str(REPO_ROOT / "dbt_project" / "models" / "**" / "_*.yml"), recursive=True):
+        for m in (yaml.safe_load(Path(f).read_text(encoding="utf-8")) or {}).get("models", []) or []:
+            models[m["name"]] = {c["name"] for c in m.get("columns", [])}
+    seeds = {Path(p).stem for p in glob.glob(str(REPO_ROOT / "dbt_project" / "seeds" / "*.csv"))}
+    rows = re.findall(r"^\| `([a-z_]+)` \| (distributed|reference|local)(?: on `([a-z_]+)`)?(?: \(added\))? \|",
+                      doc, flags=re.M)
+    assert len(rows) >= 10, "the Citus table plan in docs/scaling.md is missing"
+    kinds = {kind for _, kind, _ in rows}
+    assert {"distributed", "reference"} <= kinds
+    for table, kind, column in rows:
+        assert table in models or table in seeds, f"{table} is not a dbt model or seed"
+        if kind == "distributed":
+            added = f"| `{table}` | distributed on `{column}` (added) |" in doc
+            assert column and (column in models[table] or added), f"{table}.{column}"

@@ -533,14 +533,15 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("report", help="(re)build the per-department data-quality scorecard and print where it is")
     p.add_argument("--open", action="store_true", help="also open it in a browser")
     p.set_defaults(func=cmd_report)
-    p = sub.add_parser("bench", help="measure raw load (COPY vs pandas to_sql), generation, dbt build vs gate")
+    p = sub.add_parser("bench", help="full and daily pass per stage (time, memory), loader vs bare COPY, gate vs dbt")
     p.add_argument("--scale", default="small", choices=["tiny", "small", "county", "city"],
-                   help="county generated, extracted, built and gated (REPLACES the simulated county and the warehouse "
-                        "of HUB_HOME: give the bench its own HUB_HOME)")
-    p.add_argument("--rows", type=int, help="rows for the raw load comparison (default: all RK_CZRK rows)")
+                   help="county generated, run through a full and a daily pass (REPLACES the simulated county and the "
+                        "warehouse of HUB_HOME: give the bench its own HUB_HOME)")
+    p.add_argument("--rows", type=int, default=200_000,
+                   help="rows for the raw load comparison (default 200,000: RK_CZRK rows topped up with synthetic ones)")
     p.add_argument("--generate", action="append", choices=["tiny", "small", "county", "city"],
-                   help="also time the generation of this scale (repeatable), e.g. --generate county")
-    p.add_argument("--no-build", action="store_true", help="skip extract + dbt build + gate")
+                   help="then also generate this scale and run its full and daily pass (repeatable), e.g. --generate city")
+    p.add_argument("--no-build", action="store_true", help="generation and raw load only: no pipeline passes")
     p.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -30,6 +30,7 @@ Splink's PostgreSQL backend needs a DuckDB extension download (impossible offlin
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import time
 import unicodedata
@@ -188,6 +189,20 @@ def id_sex(id_number: str | None) -> str | None:
     return "M" if int(id_number[16]) % 2 else "F"
 
 
+def id_births(ids: pd.Series) -> pd.Series:
+    """``id_birth`` of every number, computed once per distinct date part (a county has ~30k birth dates)."""
+    text = ids.where(ids.map(lambda v: isinstance(v, str)), None)
+    part = text.where(text.str.len() >= 14).str[6:14]
+    return _map_distinct(part, lambda p: id_birth("0" * 6 + p)).where(part.notna(), None)
+
+
+def id_sexes(ids: pd.Series) -> pd.Series:
+    """``id_sex`` of every number, computed once per distinct 17th character."""
+    text = ids.where(ids.map(lambda v: isinstance(v, str)), None)
+    part = text.where(text.str.len() >= 17).str[16:17]
+    return _map_distinct(part, lambda c: id_sex("0" * 16 + c)).where(part.notna(), None)
+
+
 # ------------------------------------------------------------------------------------------ doubted numbers
 def doubted_ids(known: pd.DataFrame) -> set[str]:
     """uids of records whose valid/repaired ID number they contradict (see the module doc, step 1).
@@ -195,8 +210,8 @@ def doubted_ids(known: pd.DataFrame) -> set[str]:
     ``known``: uid, id_number, name, birth (YYYYMMDD stated by the department), sex (stated)."""
     if known.empty:
         return set()
-    embedded_birth = known["id_number"].map(id_birth)
-    embedded_sex = known["id_number"].map(id_sex)
+    embedded_birth = id_births(known["id_number"])
+    embedded_sex = id_sexes(known["id_number"])
     birth_ok = [birth_agrees(b, e) for b, e in zip(known["birth"], embedded_birth, strict=True)]
     sex_ok = [s == e if isinstance(s, str) and e is not None else None
               for s, e in zip(known["sex"], embedded_sex, strict=True)]
@@ -245,10 +260,12 @@ def doubted_ids(known: pd.DataFrame) -> set[str]:
 # ------------------------------------------------------------------------------------------ records
 RECORD_COLUMNS = ["uid", "source", "source_object", "id_raw", "id_number", "id_status", "name", "sex", "birth",
                   "address_key", "building_id", "grid_code", "village_code"]
+USABLE_STATUSES = ("valid", "repaired")
 
 
 def load_records() -> pd.DataFrame:
-    """Every person record of the warehouse in the shape ``resolve`` reads."""
+    """Every person record of the warehouse in the shape ``resolve`` reads (``RECORD_COLUMNS`` and a
+    ``fingerprint`` of what linkage reads of it), in uid order (ties in a person's profile go to the first)."""
     # Everything crosses to Python as bounded text: a date is text only within 1900-01-01..9999-12-31 (staging
     # already nulls impossible ones; psycopg would raise on a year-0 or year-10000 date), names and addresses are
     # cut to lengths no real one reaches (a megabyte of garbage must not stall pinyin or Splink).
@@ -256,17 +273,20 @@ def load_records() -> pd.DataFrame:
     # house words read) is compared, not the text: departments write one building many ways.
     matched = db.query("select to_regclass('intermediate.int_addresses__matched') is not null")[1][0][0]
     cols, rows = db.query(
-        f"""select r.source || '|' || r.source_object || '|' || r.source_record_id as uid, r.source, r.source_object,
-                  left(r.id_number_raw, 40) as id_raw, left(r.id_number, 32) as id_number, r.id_status,
-                  left(r.person_name, 64) as name, r.sex,
+        f"""select q.*, md5(row(q.id_raw, q.id_number, q.id_status, q.name, q.sex, q.birth, q.address_key,
+                                q.building_id, q.grid_code, q.village_code)::text) as fingerprint
+           from (select r.source || '|' || r.source_object || '|' || r.source_record_id as uid, r.source,
+                  r.source_object, left(r.id_number_raw, 40) as id_raw, left(r.id_number, 32) as id_number,
+                  r.id_status, left(r.person_name, 64) as name, r.sex,
                   case when r.birth_date between date '1900-01-01' and date '9999-12-31'
                        then to_char(r.birth_date, 'YYYYMMDD') end as birth,
                   left(util.hub_addr_key(r.address), 200) as address_key,
                   {'m.building_id::text, m.grid_code::text, m.village_code::text' if matched else
                    'null::text as building_id, null::text as grid_code, null::text as village_code'}
            from intermediate.int_person_records__unioned as r
-           {'left join intermediate.int_addresses__matched as m on m.address = r.address' if matched else ''}""")
-    return pd.DataFrame(rows, columns=cols)
+           {'left join intermediate.int_addresses__matched as m on m.address = r.address' if matched else ''}) as q""")
+    frame = pd.DataFrame(rows, columns=cols)
+    return frame.sort_values("uid", kind="stable", ignore_index=True)
 
 
 def _modes(rows: pd.DataFrame, column: str) -> pd.Series:
@@ -276,13 +296,20 @@ def _modes(rows: pd.DataFrame, column: str) -> pd.Series:
     return counts.set_index("id_number")[column]
 
 
+def _map_distinct(values: pd.Series, function) -> pd.Series:
+    """``function`` applied once per distinct value (names repeat: a county has far fewer names than records)."""
+    distinct = values.dropna().unique()
+    out = values.map(dict(zip(distinct, map(function, distinct), strict=True))).astype(object)
+    return out.where(out.notna(), None)
+
+
 def _features(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.astype(object).where(frame.notna(), None)
-    frame["name_norm"] = frame["name"].map(normalise_name)
-    frame["given"] = frame["name"].map(given_name)
-    frame["name_skel"] = frame["name"].map(name_skeleton)
+    frame["name_norm"] = _map_distinct(frame["name"], normalise_name)
+    frame["given"] = _map_distinct(frame["name"], given_name)
+    frame["name_skel"] = _map_distinct(frame["name"], name_skeleton)
     for column, source in (("name_py", "name_norm"), ("given_py", "given")):
-        frame[column] = [name_pinyin(v) for v in frame[source]]
+        frame[column] = _map_distinct(frame[source], name_pinyin)
     frame["id17"] = frame["id"].where(frame["id"].fillna("").str.match(r"^\d{17}"), None).str[:17]
     # blocking keys on the ID's 17 digits with one window of positions left out each: an edit of one digit or a
     # swap of two adjacent ones falls inside one window, so one key stays equal
@@ -290,54 +317,59 @@ def _features(frame: pd.DataFrame) -> pd.DataFrame:
     frame["idk2"] = frame["id17"].str[:4] + frame["id17"].str[9:]
     frame["idk3"] = frame["id17"].str[:8] + frame["id17"].str[13:]
     frame["idk4"] = frame["id17"].str[:12]
-    frame["surname_year"] = [n[:1] + b[:4] if isinstance(n, str) and isinstance(b, str) else None
-                             for n, b in zip(frame["name_norm"], frame["birth"], strict=True)]
-    return frame
+    frame["surname_year"] = frame["name_norm"].str[:1] + frame["birth"].str[:4]
+    return frame.astype(object).where(frame.notna(), None)
 
 
-@dataclass
-class Resolution:
-    """Outcome for the records that the ID alone does not decide."""
-
-    links: list[tuple[str, str, float]] = field(default_factory=list)  # (uid, ID number of the person, probability)
-    doubted: set[str] = field(default_factory=set)  # uids whose valid number does not decide
-    sent: int = 0  # records sent to Splink
-    pairs: pd.DataFrame | None = None  # Splink's scored pairs (for evaluation)
-    seconds: float = 0.0
-
-    def cluster_of(self, records: pd.DataFrame) -> pd.Series:
-        """A person key per record, as ``int_residents__resolved`` derives it (ID number, or the record's uid)."""
-        linked = {uid: id_number for uid, id_number, _ in self.links}
-        usable = records["id_status"].isin(["valid", "repaired"]) & ~records["uid"].isin(self.doubted)
-        key = records["id_number"].where(usable, None)
-        key = key.where(key.notna(), records["uid"].map(linked))
-        return key.where(key.notna(), "N:" + records["uid"])
-
-
-def split(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, set[str]]:
-    """(known profiles, records for Splink, doubted uids)."""
-    usable = records["id_status"].isin(["valid", "repaired"])
-    known_rows = records[usable]
-    doubted = doubted_ids(known_rows)
-    known_rows = known_rows[~known_rows["uid"].isin(doubted)]
+def profiles(known_rows: pd.DataFrame) -> pd.DataFrame:
+    """One profile per usable, undoubted ID number (``known_rows``: its records): the number's own birth date and
+    sex, the most frequent name and address of its records, the one-record-per-person registers that hold it,
+    and a ``fingerprint`` of all that (a changed fingerprint is a changed candidate for Splink)."""
     known = pd.DataFrame({"uid": known_rows["id_number"].drop_duplicates().values})
     for column in ("name", "address_key", "building_id", "grid_code", "village_code"):
         known[column] = known["uid"].map(_modes(known_rows, column)) if column in known_rows else None
     known["id"] = known["uid"]
     # the number's own birth date and sex are the person's: departments copy them from the number
-    known["birth"] = known["uid"].map(id_birth)
-    known["sex"] = known["uid"].map(id_sex)
+    known["birth"] = id_births(known["uid"])
+    known["sex"] = id_sexes(known["uid"])
+    # the registers as a bit set (one bit per register of REGISTER_BITS), summed over distinct (number, register)
+    bit = pd.Series(0, index=known_rows.index, dtype="int64")
+    for (source, obj), value in REGISTER_BITS.items():
+        bit = bit.mask((known_rows["source"] == source) & (known_rows["source_object"] == obj), value)
+    held = (pd.DataFrame({"id_number": known_rows["id_number"], "bit": bit})[bit > 0].drop_duplicates()
+            .groupby("id_number")["bit"].sum())
+    known["registers"] = known["uid"].map(held)
+    known = known.astype(object).where(known.notna(), None)
+    known["fingerprint"] = pd.util.hash_pandas_object(
+        known[["uid", *PROFILE_COLUMNS[1:], "registers"]].fillna("\x00"), index=False).astype(str)
+    return known
+
+
+REGISTER_BITS = {register: 1 << i for i, register in enumerate(sorted(ONE_RECORD_PER_PERSON))}
+PROFILE_COLUMNS = ["uid", "id", "name", "sex", "birth", "address_key", "building_id", "grid_code", "village_code"]
+
+
+def unknown_records(records: pd.DataFrame, doubted: set[str]) -> pd.DataFrame:
+    """The records Splink links: no usable number, or a doubted one (in ``PROFILE_COLUMNS``)."""
+    usable = records["id_status"].isin(USABLE_STATUSES)
     unknown = records[~usable | records["uid"].isin(doubted)].copy()
     is_doubted = unknown["uid"].isin(doubted)
     # a doubted number is someone else's: neither it nor its birth date says anything about this record
     unknown["id"] = unknown["id_number"].where(~is_doubted, None)
-    embedded = unknown["id"].map(id_birth)
+    embedded = id_births(unknown["id"])
     unknown["birth"] = unknown["birth"].where(unknown["birth"].notna(), embedded)
     for column in ("building_id", "grid_code", "village_code"):
         if column not in unknown:
             unknown[column] = None
-    columns = ["uid", "id", "name", "sex", "birth", "address_key", "building_id", "grid_code", "village_code"]
-    return _features(known[columns]), _features(unknown[columns]), doubted
+    return unknown[PROFILE_COLUMNS]
+
+
+def split(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, set[str]]:
+    """(known profiles, records for Splink, doubted uids) of ``records``, all of them."""
+    usable = records["id_status"].isin(USABLE_STATUSES)
+    doubted = doubted_ids(records[usable])
+    known = profiles(records[usable & ~records["uid"].isin(doubted)])
+    return _features(known[PROFILE_COLUMNS]), _features(unknown_records(records, doubted)), doubted
 
 
 def settings(known_count: int):
@@ -413,15 +445,52 @@ def BLOCKING_RULES(block_on):  # noqa: N802 (a table of rules, as Splink names t
             block_on("building_id"), block_on("surname_year")]
 
 
-def predict(known: pd.DataFrame, unknown: pd.DataFrame, threshold: float | None = 0.5) -> pd.DataFrame:
+
+
+# ------------------------------------------------------------------------------------------ the model
+@dataclass
+class Model:
+    """What Splink learns from the data: the settings with their u-probabilities and prior, and the term
+    frequencies of names. Trained by a full refresh (or the first run) and kept: an incremental run scores with
+    the same model, so a pair scores the same whichever run scores it (and keys do not drift with sampling)."""
+
+    settings: dict
+    name_tf: pd.DataFrame
+    trained_on_records: int = 0
+
+
+def _linker(known: pd.DataFrame, unknown: pd.DataFrame, model: Model | None):
     from splink import Linker
     from splink.backends.duckdb import DuckDBAPI
 
     api = DuckDBAPI()
-    linker = Linker([api.register(known.copy()), api.register(unknown.copy())], settings(len(known)),
-                    log_level=logging.WARNING)
+    linker = Linker([api.register(known.copy()), api.register(unknown.copy())],
+                    model.settings if model else settings(len(known)), log_level=logging.WARNING)
+    if model is not None:
+        linker.table_management.register_term_frequency_lookup(api.register(model.name_tf.copy()), "name_norm")
+    return linker
+
+
+def train(known: pd.DataFrame, unknown: pd.DataFrame) -> Model:
+    """u-probabilities by random sampling and name term frequencies, over every profile and linkable record."""
+    return _trained(_linker(known, unknown, None), len(known) + len(unknown))
+
+
+def _trained(linker, records: int) -> Model:
     linker.training.estimate_u_using_random_sampling(max_pairs=300_000, seed=1)
-    return linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
+    name_tf = linker.table_management.compute_tf_table("name_norm").as_pandas_dataframe()
+    name_tf = name_tf[name_tf["name_norm"].notna()][["name_norm", "tf_name_norm"]].reset_index(drop=True)
+    return Model(linker.misc.save_model_to_json(), name_tf, records)
+
+
+def predict(known: pd.DataFrame, unknown: pd.DataFrame, threshold: float | None = 0.5,
+            model: Model | None = None) -> pd.DataFrame:
+    """Splink's scored pairs between ``known`` profiles and ``unknown`` records (blocking rules decide which
+    pairs); without a ``model`` one is trained on these two tables first."""
+    model = model or train(known, unknown)
+    linker = _linker(known, unknown, model)
+    pairs = linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
+    return pairs[["uid_l", "uid_r", "match_probability"]]
 
 
 def choose_links(pairs: pd.DataFrame, unknown_ids: set[str],
@@ -454,43 +523,308 @@ def choose_links(pairs: pd.DataFrame, unknown_ids: set[str],
     return links
 
 
-def registers_of(known_rows: pd.DataFrame) -> dict[str, set[tuple[str, str]]]:
-    """ID number -> the one-record-per-person registers that already hold a record of that person."""
-    out: dict[str, set[tuple[str, str]]] = {}
-    for id_number, source, obj in known_rows[["id_number", "source", "source_object"]].itertuples(index=False):
-        if (source, obj) in ONE_RECORD_PER_PERSON:
-            out.setdefault(id_number, set()).add((source, obj))
-    return out
+def registers_of(known: pd.DataFrame, among: set[str] | None = None) -> dict[str, set[tuple[str, str]]]:
+    """ID number (of ``among`` when given) -> the one-record-per-person registers that already hold a record of
+    that person (the profiles' ``registers`` bit set)."""
+    held = known[known["registers"].notna() & (known["uid"].isin(among) if among is not None else True)]
+    return {id_number: {register for register, b in REGISTER_BITS.items() if int(bits) & b}
+            for id_number, bits in zip(held["uid"], held["registers"], strict=True)}
 
 
-def resolve(records: pd.DataFrame, keep_pairs: bool = False) -> Resolution:
-    """Doubted numbers and probabilistic links for ``records`` (columns ``RECORD_COLUMNS``)."""
+# ------------------------------------------------------------------------------------------ resolution
+@dataclass
+class Previous:
+    """What the last run left (``linkage.record_state``, ``profile_state``, ``candidate_pair``,
+    ``probabilistic_links``): enough to re-score only what changed."""
+
+    records: pd.DataFrame  # uid, fingerprint, id_number (usable), doubted, person
+    profiles: pd.DataFrame  # id_number, fingerprint
+    candidates: pd.DataFrame  # uid, id_number, match_probability (pairs >= 0.5)
+    links: pd.DataFrame  # uid, linked_id_number, match_probability (linked records only)
+
+
+@dataclass
+class Resolution:
+    """Outcome for the records that the ID alone does not decide."""
+
+    links: list[tuple[str, str, float]] = field(default_factory=list)  # (uid, ID number of the person, probability)
+    doubted: set[str] = field(default_factory=set)  # uids whose valid number does not decide
+    sent: int = 0  # records sent to Splink (scored)
+    pairs: pd.DataFrame | None = None  # Splink's scored pairs (for evaluation)
+    seconds: float = 0.0
+    incremental: bool = False
+    scored: set[str] = field(default_factory=set)  # uids scored this run
+    touched: set[str] = field(default_factory=set)  # uids whose state this run rewrites (changed, their numbers')
+    candidates: pd.DataFrame | None = None  # pairs >= 0.5 of the scored records
+    profiles: pd.DataFrame | None = None  # id_number, fingerprint of every known person
+    changed_profiles: set[str] = field(default_factory=set)
+    model: Model | None = None
+    trained: bool = False
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase (for the log and the benchmark)
+
+    def cluster_of(self, records: pd.DataFrame) -> pd.Series:
+        """A person key per record, as ``int_residents__resolved`` derives it (ID number, or 'N:' + uid)."""
+        linked = {uid: id_number for uid, id_number, _ in self.links}
+        usable = records["id_status"].isin(USABLE_STATUSES) & ~records["uid"].isin(self.doubted)
+        key = records["id_number"].where(usable, None)
+        key = key.where(key.notna(), records["uid"].map(linked))
+        return key.where(key.notna(), "N:" + records["uid"])
+
+
+def _pair_uids(pairs: pd.DataFrame, unknown_ids: set[str]) -> set[str]:
+    left = pairs["uid_l"].isin(unknown_ids)
+    return set(pairs["uid_l"][left]) | set(pairs["uid_r"][~left])
+
+
+def _as_candidates(pairs: pd.DataFrame, unknown_ids: set[str]) -> pd.DataFrame:
+    left = pairs["uid_l"].isin(unknown_ids)
+    return pd.DataFrame({"uid": pairs["uid_l"].where(left, pairs["uid_r"]),
+                         "id_number": pairs["uid_r"].where(left, pairs["uid_l"]),
+                         "match_probability": pairs["match_probability"]}).reset_index(drop=True)
+
+
+def resolve(records: pd.DataFrame, keep_pairs: bool = False, model: Model | None = None,
+            previous: Previous | None = None) -> Resolution:
+    """Doubted numbers and probabilistic links for ``records`` (columns ``RECORD_COLUMNS``).
+
+    Without ``previous`` every record is resolved (a full resolution). With it (what the last run left) only
+    what changed is: the doubted-number check runs on the numbers of new, changed and removed records; Splink
+    scores the records without a usable number that are new or changed, whose number became (un)doubted, or
+    that had or now have a changed person among their candidates (pairs >= 0.5: the only pairs a link depends
+    on); every other record keeps its link. With the same ``model`` both give the same outcome. Without a
+    ``model`` one is trained (u by random sampling, name term frequencies) on all profiles and records.
+    """
     started = time.perf_counter()
+    phases: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        phases[name] = round(time.perf_counter() - started - sum(phases.values()), 3)
+
     records = records.astype(object).where(records.notna(), None)  # one missing value: None
-    known, unknown, doubted = split(records)
-    out = Resolution(doubted=doubted, sent=len(unknown))
-    if len(unknown) and len(known) >= 100:
-        usable = records[records["id_status"].isin(["valid", "repaired"]) & ~records["uid"].isin(doubted)]
-        pairs = predict(known, unknown, threshold=None if keep_pairs else 0.5)
-        out.links = choose_links(pairs[pairs["match_probability"] >= 0.5], set(unknown.uid), registers_of(usable))
+    usable = records["id_status"].isin(USABLE_STATUSES)
+    if previous is None:
+        changed = set(records["uid"])
+        doubted = doubted_ids(records[usable])
+        in_groups = usable
+    else:
+        before = previous.records.set_index("uid")
+        was = records["uid"].map(before["fingerprint"])
+        is_changed = was.isna() | (was != records["fingerprint"])
+        changed = set(records["uid"][is_changed])
+        removed = before.index.difference(pd.Index(records["uid"]))
+        # a number's doubted check reads all its records: re-run it for every number a changed, new or removed
+        # record carries or carried
+        groups = (set(records["id_number"][is_changed & usable])
+                  | set(before["id_number"].reindex(list(changed | set(removed))).dropna()))
+        in_groups = usable & records["id_number"].isin(groups)
+        kept_doubted = set(before.index[before["doubted"].astype(bool)]) & set(records["uid"][usable & ~in_groups])
+        doubted = kept_doubted | doubted_ids(records[in_groups])
+    lap("doubted")
+    known_rows = records[usable & ~records["uid"].isin(doubted)]
+    known = profiles(known_rows)
+    lap("profiles")
+    unknown = unknown_records(records, doubted)
+    unknown_ids = set(unknown["uid"])
+    known_f = _features(known[PROFILE_COLUMNS])
+    lap("features")
+    out = Resolution(doubted=doubted, incremental=previous is not None,
+                     profiles=known[["uid", "fingerprint"]].rename(columns={"uid": "id_number"}))
+    if previous is None:
+        to_score = unknown_ids
+        out.changed_profiles = set(known["uid"])
+        out.touched = set(records["uid"])
+    else:
+        now = known.set_index("uid")["fingerprint"]
+        then = previous.profiles.set_index("id_number")["fingerprint"]
+        both = now.index.intersection(then.index)
+        out.changed_profiles = (set(now.index.difference(then.index)) | set(then.index.difference(now.index))
+                                | set(both[now[both].values != then[both].values]))
+        touched = changed | set(records["uid"][in_groups])
+        to_score = unknown_ids & touched
+        # records that had a changed person among their candidates, and records a changed person now reaches
+        to_score |= unknown_ids & set(previous.candidates["uid"][previous.candidates["id_number"].isin(
+            out.changed_profiles)])
+        changed_known = known["uid"].isin(out.changed_profiles)
+        if len(unknown) and changed_known.any() and len(known) >= 100:
+            unknown_f = _features(unknown)
+            if model is None:
+                model, out.trained = train(known_f, unknown_f), True
+            reach_pairs = predict(known_f[changed_known.values], unknown_f, model=model)
+            to_score |= _pair_uids(reach_pairs[reach_pairs["match_probability"] >= 0.5], unknown_ids)
+        out.touched = touched | to_score | set(removed)
+    lap("changes")
+    scoring = _features(unknown[unknown["uid"].isin(to_score)])
+    out.sent = len(scoring)
+    out.scored = set(scoring["uid"])
+    links: list[tuple[str, str, float]] = []
+    if len(scoring) and len(known) >= 100:
+        threshold = None if keep_pairs else 0.5
+        if model is None and previous is None:  # train and score in one Splink session (scoring: every record)
+            linker = _linker(known_f, scoring, None)
+            model, out.trained = _trained(linker, len(known_f) + len(scoring)), True
+            lap("train")
+            pairs = linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
+            pairs = pairs[["uid_l", "uid_r", "match_probability"]]
+        else:
+            if model is None:
+                model, out.trained = train(known_f, _features(unknown)), True
+            lap("train")
+            pairs = predict(known_f, scoring, threshold=threshold, model=model)
+        lap("predict")
+        confident = pairs[pairs["match_probability"] >= 0.5]
+        registers = registers_of(known, set(confident["uid_l"]) | set(confident["uid_r"]))
+        links = choose_links(confident, out.scored, registers)
+        out.candidates = _as_candidates(confident, out.scored)
         if keep_pairs:
-            out.pairs = pairs[["uid_l", "uid_r", "match_probability"]]
+            out.pairs = pairs
+    out.model = model
+    if previous is not None and len(known) >= 100:  # every record not scored keeps its link (if still linkable)
+        kept = previous.links[previous.links["uid"].isin(unknown_ids - out.scored)]
+        links += list(zip(kept["uid"], kept["linked_id_number"], kept["match_probability"].astype(float),
+                          strict=True))
+    out.links = links
+    lap("links")
+    out.phases = phases
     out.seconds = time.perf_counter() - started
     return out
 
 
-def link_probabilistically() -> int:
-    """Recompute ``linkage.probabilistic_links`` (links and doubted numbers); returns the number of links."""
-    result = resolve(load_records())
+# ------------------------------------------------------------------------------------------ state and writing
+def load_previous() -> tuple[Previous | None, Model | None]:
+    """What the last run left, and the kept model (None, None on a fresh warehouse)."""
+    def frame(sql: str) -> pd.DataFrame:
+        cols, rows = db.query(sql)
+        return pd.DataFrame(rows, columns=cols)
+
+    model_rows = db.query("select settings, trained_on_records from linkage.model where id = 1")[1]
+    model = None
+    if model_rows:
+        model = Model(model_rows[0][0], frame("select name_norm, tf_name_norm from linkage.name_tf"),
+                      model_rows[0][1])
+    records = frame("select uid, fingerprint, id_number, doubted, person from linkage.record_state")
+    if records.empty:
+        return None, model
+    previous = Previous(
+        records=records,
+        profiles=frame("select id_number, fingerprint from linkage.profile_state"),
+        candidates=frame("select uid, id_number, match_probability from linkage.candidate_pair"),
+        links=frame("""select source || '|' || source_object || '|' || source_record_id as uid, linked_id_number,
+                              match_probability from linkage.probabilistic_links where linked_id_number is not null"""))
+    return previous, model
+
+
+def _copy(conn, table: str, columns: list[str], rows) -> None:
+    with conn.cursor().copy(f"copy {table} ({', '.join(columns)}) from stdin") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _delete_uids(conn, uids: set[str], full: bool) -> None:
+    """Remove the state of ``uids`` (all of it on a full resolution) before the run writes theirs."""
+    if full:
+        conn.execute("truncate linkage.record_state, linkage.candidate_pair, linkage.probabilistic_links")
+        return
+    conn.execute("create temporary table touched_uid (uid text primary key) on commit drop")
+    _copy(conn, "touched_uid", ["uid"], ((u,) for u in uids))
+    conn.execute("analyze touched_uid")
+    conn.execute("delete from linkage.record_state s using touched_uid t where s.uid = t.uid")
+    conn.execute("delete from linkage.candidate_pair s using touched_uid t where s.uid = t.uid")
+    conn.execute("""delete from linkage.probabilistic_links p using touched_uid t
+                    where p.source || '|' || p.source_object || '|' || p.source_record_id = t.uid""")
+
+
+KEY_SQL = """case when {p} like 'N:%' then 'N' || left(md5(substr({p}, 3)), 20)
+                  else 'P' || left(util.hub_id_hash({p}), 20) end"""  # int_residents__resolved's resident_key
+
+
+def key_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Records whose person changed between two runs (``before``/``after``: uid, person) and what kind of change:
+    ``merge`` — the record's old resident is gone, absorbed into a resident that already existed; ``split`` —
+    the record left a resident that goes on, into a new one; ``relink`` — anything else (moved between two
+    residents that both go on, or its resident renamed by a corrected number)."""
+    joined = before.merge(after, on="uid", suffixes=("_old", "_new"))
+    moved = joined[joined["person_old"] != joined["person_new"]]
+    old_gone = ~moved["person_old"].isin(set(after["person"]))
+    new_existed = moved["person_new"].isin(set(before["person"]))
+    kind = pd.Series("relink", index=moved.index)
+    kind[old_gone & new_existed] = "merge"
+    kind[~old_gone & ~new_existed] = "split"
+    return moved.assign(kind=kind)[["uid", "person_old", "person_new", "kind"]]
+
+
+def link_probabilistically(full_refresh: bool = False, run_id: str = "manual", retrain: bool | None = None) -> int:
+    """Bring ``linkage.probabilistic_links`` (links and doubted numbers) up to date; returns the number of links.
+
+    Incremental unless ``full_refresh`` or the warehouse has no state yet (see ``resolve``). ``retrain``
+    (default: ``full_refresh``) trains a new model; otherwise the kept one scores. Records whose resident changed
+    are written to ``linkage.resident_key_change`` (merge / split / relink) for ``run_id``."""
+    retrain = full_refresh if retrain is None else retrain
+    started = time.perf_counter()
+    previous, model = load_previous()
+    records = load_records()
+    loaded = time.perf_counter() - started
+    if previous is not None and len(previous.profiles) < 100:
+        previous = None  # the last run linked nothing (too few known persons): nothing to keep
+    result = resolve(records, model=None if retrain else model, previous=None if full_refresh else previous)
+    write_started = time.perf_counter()
+    person = pd.DataFrame({"uid": records["uid"], "person": result.cluster_of(records)})
+    usable = records["id_status"].isin(USABLE_STATUSES)
+    state = pd.DataFrame({"uid": records["uid"], "fingerprint": records["fingerprint"],
+                          "id_number": records["id_number"].where(usable, None),
+                          "doubted": records["uid"].isin(result.doubted), "person": person["person"]})
+    full = not result.incremental
+    if not full:
+        state = state[state["uid"].isin(result.touched)]
+    changes = (key_changes(previous.records[["uid", "person"]], person) if previous is not None
+               else pd.DataFrame(columns=["uid", "person_old", "person_new", "kind"]))
     linked = {uid: (id_number, p) for uid, id_number, p in result.links}
     with db.connect(role=db.TRANSFORMER) as conn:
-        conn.execute("truncate linkage.probabilistic_links")
-        with conn.cursor().copy("copy linkage.probabilistic_links (source, source_object, source_record_id, "
-                                "linked_id_number, match_probability, id_doubted) from stdin") as copy:
-            for uid in sorted(set(linked) | result.doubted):
-                source, obj, record_id = uid.split("|", 2)
-                id_number, probability = linked.get(uid, (None, 0.0))
-                copy.write_row((source, obj, record_id, id_number, probability, uid in result.doubted))
-    log.info("probabilistic linkage: %d of %d records sent to Splink linked (%d valid numbers doubted) in %.1fs",
-             len(result.links), result.sent, len(result.doubted), result.seconds)
+        _delete_uids(conn, result.touched, full)
+        _copy(conn, "linkage.record_state", ["uid", "fingerprint", "id_number", "doubted", "person"],
+              state.itertuples(index=False))
+        outcome = sorted((set(linked) | result.doubted) & result.touched)
+        _copy(conn, "linkage.probabilistic_links", ["source", "source_object", "source_record_id",
+                                                    "linked_id_number", "match_probability", "id_doubted"],
+              ((*uid.split("|", 2), *linked.get(uid, (None, 0.0)), uid in result.doubted) for uid in outcome))
+        if result.candidates is not None:
+            _copy(conn, "linkage.candidate_pair", ["uid", "id_number", "match_probability"],
+                  result.candidates.itertuples(index=False))
+        if full:
+            conn.execute("truncate linkage.profile_state")
+            _copy(conn, "linkage.profile_state", ["id_number", "fingerprint"], result.profiles.itertuples(index=False))
+        elif result.changed_profiles:
+            conn.execute("create temporary table changed_profile (id_number text primary key) on commit drop")
+            _copy(conn, "changed_profile", ["id_number"], ((i,) for i in result.changed_profiles))
+            conn.execute("delete from linkage.profile_state s using changed_profile c where s.id_number = c.id_number")
+            _copy(conn, "linkage.profile_state", ["id_number", "fingerprint"],
+                  result.profiles[result.profiles["id_number"].isin(result.changed_profiles)].itertuples(index=False))
+        if result.trained and result.model is not None:
+            conn.execute("""insert into linkage.model (id, settings, trained_on_records) values (1, %s::jsonb, %s)
+                            on conflict (id) do update set settings = excluded.settings, trained_at = now(),
+                                trained_on_records = excluded.trained_on_records""",
+                         (json.dumps(result.model.settings), result.model.trained_on_records))
+            conn.execute("truncate linkage.name_tf")
+            _copy(conn, "linkage.name_tf", ["name_norm", "tf_name_norm"], result.model.name_tf.itertuples(index=False))
+        if len(changes):
+            conn.execute("""create temporary table person_change (uid text, person_old text, person_new text,
+                            kind text) on commit drop""")
+            _copy(conn, "person_change", ["uid", "person_old", "person_new", "kind"], changes.itertuples(index=False))
+            conn.execute(f"""insert into linkage.resident_key_change
+                                 (run_id, source, source_object, source_record_id, old_key, new_key, kind)
+                             select %s, split_part(uid, '|', 1), split_part(uid, '|', 2),
+                                    substr(uid, length(split_part(uid, '|', 1)) + length(split_part(uid, '|', 2)) + 3),
+                                    {KEY_SQL.format(p='person_old')}, {KEY_SQL.format(p='person_new')}, kind
+                             from person_change""", (run_id,))
+        conn.execute("""insert into linkage.linkage_run (run_id, mode, trained, records, touched, scored, links,
+                            doubted, key_changes, seconds, phases) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+                            %s::jsonb)""",
+                     (run_id, "incremental" if result.incremental else "full", result.trained, len(records),
+                      len(result.touched), result.sent, len(result.links), len(result.doubted), len(changes),
+                      time.perf_counter() - started, json.dumps({"load": round(loaded, 3), **result.phases,
+                                                                  "write": round(time.perf_counter() - write_started, 3)})))
+    log.info("linkage (%s%s): %d records (%d changed since the last run), %d scored by Splink, %d links, %d valid "
+             "numbers doubted, %d resident keys changed; load %.1fs, resolve %.1fs %s, write %.1fs",
+             "incremental" if result.incremental else "full", ", model trained" if result.trained else "",
+             len(records), len(result.touched), result.sent, len(result.links), len(result.doubted), len(changes),
+             loaded, result.seconds, result.phases, time.perf_counter() - write_started)
     return len(result.links)

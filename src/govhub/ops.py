@@ -35,6 +35,69 @@ create table if not exists linkage.probabilistic_links (
 -- warehouses from before doubted numbers
 alter table linkage.probabilistic_links alter column linked_id_number drop not null;
 alter table linkage.probabilistic_links add column if not exists id_doubted boolean not null default false;
+-- Incremental resolution (govhub.linkage): what the last run resolved, so the next scores only what changed.
+-- Every person record as last resolved: its fingerprint, its usable number, doubted or not, and its person
+-- (the ID number it resolved to, or 'N:' || uid for a person of its own).
+create table if not exists linkage.record_state (
+    uid text primary key,
+    fingerprint text not null,
+    id_number text,
+    doubted boolean not null,
+    person text not null
+);
+-- One row per known person (usable, undoubted number): the fingerprint of the profile Splink compares with.
+create table if not exists linkage.profile_state (
+    id_number text primary key,
+    fingerprint text not null
+);
+-- The pairs (record without a usable number -> known person) Splink scored >= 0.5 for each such record: a
+-- record's link depends only on these candidates, so a changed person re-scores only the records listed here.
+create table if not exists linkage.candidate_pair (
+    uid text not null,
+    id_number text not null,
+    match_probability double precision not null,
+    primary key (uid, id_number)
+);
+create index if not exists candidate_pair_id_idx on linkage.candidate_pair (id_number);
+-- The trained Splink model (settings with u-probabilities) and its name term frequencies: trained by a full
+-- refresh (or the first run), reused by incremental runs so one pair always scores the same.
+create table if not exists linkage.model (
+    id int primary key check (id = 1),
+    settings jsonb not null,
+    trained_at timestamptz not null default now(),
+    trained_on_records int not null
+);
+create table if not exists linkage.name_tf (
+    name_norm text primary key,
+    tf_name_norm double precision not null
+);
+-- One row per linkage run: full or incremental, how many records it read, re-checked and scored, and its time.
+create table if not exists linkage.linkage_run (
+    run_id text not null,
+    finished_at timestamptz not null default now(),
+    mode text not null check (mode in ('full', 'incremental')),
+    trained boolean not null,
+    records int not null,
+    touched int not null,
+    scored int not null,
+    links int not null,
+    doubted int not null,
+    key_changes int not null,
+    seconds double precision not null,
+    phases jsonb
+);
+-- Resident keys that changed because evidence merged or split a resident (one row per person record whose
+-- resident_key changed between two runs); read by the mart resident_key_history.
+create table if not exists linkage.resident_key_change (
+    run_id text not null,
+    changed_at timestamptz not null default now(),
+    source text not null,
+    source_object text not null,
+    source_record_id text not null,
+    old_key text not null,
+    new_key text not null,
+    kind text not null check (kind in ('merge', 'split', 'relink'))
+);
 create table if not exists ops.batch (
     batch_id text primary key,
     feed text not null,

@@ -132,12 +132,12 @@ class BuildFailed(RuntimeError):
 LINKAGE_INPUTS = "+int_person_records__unioned +int_addresses__matched"
 
 
-def _build_once(full_refresh: bool) -> dict[str, Any]:
+def _build_once(full_refresh: bool, run_id: str = "manual") -> dict[str, Any]:
     from govhub import linkage
 
     upstream = transform.build(full_refresh=full_refresh, select=LINKAGE_INPUTS)
     try:
-        links = linkage.link_probabilistically()
+        links = linkage.link_probabilistically(full_refresh=full_refresh, run_id=run_id)
     except Exception as exc:  # a Python step that still trips on a department's value: hold and retry like dbt
         raise transform.TransformError(f"linkage failed: {type(exc).__name__}: {exc}", [transform.NodeResult(
             "model.govhub.int_person_records__unioned", "error", 0.0, f"linkage: {exc}")]) from exc
@@ -243,7 +243,7 @@ def _dbt_failures(exc: Exception) -> Failure | None:
 def build(full_refresh: bool = False, run_id: str = "manual") -> dict[str, Any]:
     """dbt build with linkage in between; a failure on one feed's data holds that feed and rebuilds (with_holds)."""
     ensure_raw_tables()
-    result = with_holds(lambda retry: _build_once(full_refresh), _dbt_failures, run_id, "build")
+    result = with_holds(lambda retry: _build_once(full_refresh, run_id), _dbt_failures, run_id, "build")
     _record_build_warnings(run_id, result.pop("warnings"))
     with db.connect() as conn:
         result["held_by_build"] = [r[0] for r in conn.execute(

@@ -79,6 +79,8 @@ def new_batch_id(feed: str, obj: str) -> str:
 
 def as_text(value: Any) -> str | None:
     """Raw keeps every value as text, exactly as received (timestamps in ISO-8601 with offset)."""
+    if type(value) is str:  # the common case first: this runs once per value loaded
+        return value
     if value is None:
         return None
     if isinstance(value, dt.datetime | dt.date):
@@ -90,12 +92,14 @@ def as_text(value: Any) -> str | None:
     return str(value)
 
 
+def _hash_payload(values: list[str | None]) -> str:
+    """The bytes row_hash digests, as one string: each value (NUL for null) followed by U+001F."""
+    return "\x1f".join(["\x00" if v is None else v for v in values]) + "\x1f"
+
+
 def row_hash(values: list[str | None]) -> str:
-    digest = hashlib.sha256()
-    for v in values:
-        digest.update(b"\x00" if v is None else v.encode("utf-8"))
-        digest.update(b"\x1f")
-    return digest.hexdigest()
+    """sha256 over each value's UTF-8 (a NUL byte for null) followed by 0x1F: the raw version's identity."""
+    return hashlib.sha256(_hash_payload(values).encode("utf-8")).hexdigest()
 
 
 def lock_feed_object(conn: psycopg.Connection, feed: str, obj: str) -> None:
@@ -129,46 +133,90 @@ def ensure_raw_table(conn: psycopg.Connection, feed: Feed, obj: FeedObject) -> s
     return table
 
 
+LOAD_CHUNK_ROWS = 20_000  # rows held in memory between COPYs: bounds memory whatever the batch size
+
+
 def load_batch(conn: psycopg.Connection, feed: Feed, obj: FeedObject, records: Iterable[dict[str, Any]], *,
                batch_id: str, validate: Validator | None = None, window: tuple[str | None, str | None] = (None, None),
                drop_name: str | None = None, watermark_of: Callable[[dict[str, Any]], str | None] | None = None,
-               progress_every: int = 50_000) -> BatchResult:
-    """Load one batch inside the caller's transaction (which holds the feed-object lock)."""
+               progress_every: int = 50_000, chunk_rows: int = LOAD_CHUNK_ROWS) -> BatchResult:
+    """Load one batch inside the caller's transaction (which holds the feed-object lock).
+
+    One pass per record in Python: its values as text, record key, row hash and validation (the connector's
+    ``validate`` plus an empty key and NUL characters). Rows go straight into the raw table by COPY, a chunk at
+    a time; before each chunk's COPY the versions (record key, row hash) raw already holds are looked up with
+    one query and left out, so a re-load inserts nothing and each row is written once (no temp table and no
+    second ``insert … select`` pass through the indexed raw table: that pass cost more than the COPY itself).
+    """
     result = BatchResult(feed.name, obj.name, batch_id)
     table = ensure_raw_table(conn, feed, obj)
     columns = list(obj.columns)
-    extracted_at = dt.datetime.now(dt.UTC)
-    tmp = sql.Identifier(f"load_{obj.raw_table}")
-    conn.execute(sql.SQL("create temp table {} (like {}) on commit drop").format(tmp, table))
-    quarantine: list[tuple] = []
-    max_mark: str | None = None
+    column_set, n_columns = set(columns), len(columns)
+    multi_key = len(obj.primary_key) > 1
+    key_at = [columns.index(k) for k in obj.primary_key]
+    key_label = "+".join(obj.primary_key)
+    # formatted once: COPY parses the text into timestamptz, instead of a datetime dumped once per row
+    lineage = (feed.name, obj.name, batch_id, dt.datetime.now(dt.UTC).isoformat())
     copy_cols = sql.SQL(", ").join(sql.Identifier(c) for c in [c.lower() for c in columns] + LINEAGE)
-    with conn.cursor().copy(sql.SQL("copy {} ({}) from stdin").format(tmp, copy_cols)) as copy:
-        for record in records:
-            result.received += 1
-            reasons = list(validate(record) if validate else [])
-            key_values = [as_text(record.get(k)) for k in obj.primary_key]
-            if any(v is None or v.strip() == "" for v in key_values):
-                reasons.append(f"primary key {'+'.join(obj.primary_key)} is empty")
-            if any("\x00" in t for t in map(as_text, record.values()) if t):  # COPY/jsonb cannot take U+0000
-                reasons.append("a value contains a NUL character, which PostgreSQL text cannot store (shown as \\u0000)")
-            if reasons:
-                original = {k: t if (t := as_text(v)) is None else t.replace("\x00", "\\u0000") for k, v in record.items()}
-                quarantine.append((batch_id, feed.name, obj.name, result.received,
-                                   json.dumps(original, ensure_ascii=False), reasons))
-                continue
-            values = [as_text(record.get(c)) for c in columns]
-            copy.write_row([*values, feed.name, obj.name, batch_id, extracted_at, row_hash(values),
-                            "|".join(key_values)])  # type: ignore[arg-type]
-            result.loaded += 1
-            if watermark_of is not None:
-                mark = watermark_of(record)
-                if mark is not None and (max_mark is None or mark > max_mark):
-                    max_mark = mark
-            if result.received % progress_every == 0:
-                log.info("%s.%s: %d records received", feed.name, obj.name, result.received)
-    cur = conn.execute(sql.SQL("insert into {} select * from {} on conflict do nothing").format(table, tmp))
-    result.inserted = cur.rowcount
+    copy_stmt = sql.SQL("copy {} ({}) from stdin").format(table, copy_cols)
+    existing_stmt = sql.SQL("""select r._record_key, r._row_hash from {} as r
+                               join unnest(%b::text[], %b::text[]) as v(k, h) on r._record_key = v.k and r._row_hash = v.h
+                            """).format(table)
+    quarantine: list[tuple] = []
+    chunk: dict[tuple[str, str], list] = {}  # (record key, row hash) -> row to copy; a repeated version once
+    max_mark: str | None = None
+
+    def flush() -> None:
+        if not chunk:
+            return
+        keys, hashes = zip(*chunk, strict=True)
+        for version in conn.execute(existing_stmt, (list(keys), list(hashes))).fetchall():
+            chunk.pop(version, None)
+        with conn.cursor().copy(copy_stmt) as copy:
+            for row in chunk.values():
+                copy.write_row(row)
+        result.inserted += len(chunk)
+        chunk.clear()
+
+    for record in records:
+        result.received += 1
+        get = record.get
+        values = [as_text(get(c)) for c in columns]
+        reasons = validate(record) if validate else None
+        key_values = [values[i] for i in key_at]
+        record_key = "|".join(key_values) if None not in key_values else ""
+        if not record_key.strip() or (multi_key and any(v.strip() == "" for v in key_values)):  # type: ignore[union-attr]
+            reasons = [*(reasons or []), f"primary key {key_label} is empty"]
+        payload = _hash_payload(values)
+        nulls = values.count(None)
+        # a NUL the payload did not put there for a null, or one in a key the registry does not load (a record
+        # with other keys than the registered columns has a different length or a missing column, i.e. a null)
+        if payload.count("\x00") != nulls or ((nulls or len(record) != n_columns) and record.keys() != column_set
+                                             and any("\x00" in t for t in map(as_text, record.values()) if t)):
+            reasons = [*(reasons or []), "a value contains a NUL character, which PostgreSQL text cannot store "
+                       "(shown as \\u0000)"]
+        if reasons:
+            original = {k: t if (t := as_text(v)) is None else t.replace("\x00", "\\u0000") for k, v in record.items()}
+            quarantine.append((batch_id, feed.name, obj.name, result.received,
+                               json.dumps(original, ensure_ascii=False), list(reasons)))
+            continue
+        digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        version = (record_key, digest)
+        if version not in chunk:
+            values.extend(lineage)
+            values.append(digest)
+            values.append(record_key)
+            chunk[version] = values
+            if len(chunk) >= chunk_rows:
+                flush()
+        result.loaded += 1
+        if watermark_of is not None:
+            mark = watermark_of(record)
+            if mark is not None and (max_mark is None or mark > max_mark):
+                max_mark = mark
+        if result.received % progress_every == 0:
+            log.info("%s.%s: %d records received", feed.name, obj.name, result.received)
+    flush()
     if quarantine:
         # ops.quarantine has row-level security (department officers read their own feed's rows), and PostgreSQL
         # refuses COPY FROM into such a table for a role that does not bypass it: copy into a scratch table first
