@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# pytest-xdist workers: each test module runs whole on one worker (--dist loadfile), each worker with its own
+# HUB_HOME (embedded PostgreSQL, Airflow metadata, dbt target, GX context); TEST_WORKERS=0 runs in one process
+TEST_WORKERS ?= 2
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench lint up down serve clean browser
@@ -20,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/ruff check src dags tests $(wildcard plugins)
 	@command -v chromium >/dev/null || echo "note: the headless-browser tests will skip; \
 	  \`make browser\` (as root: Debian's chromium + CJK fonts) makes them run"
-	$(BIN)/python -m pytest -x -q tests
+	$(BIN)/python -m pytest -x -q -n $(TEST_WORKERS) --dist loadfile tests
 
 # Debian's chromium for tests/quality/test_pages_in_browser.py (Playwright's own download cannot work offline)
 browser:
