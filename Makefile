@@ -35,9 +35,13 @@ bench: $(STAMP)
 up: $(STAMP)
 	$(BIN)/hub up
 
-# every Airflow component on the embedded stack until Ctrl-C or `make down` (README: "Run it as a service")
+# every Airflow component on the embedded stack until Ctrl-C or `make down` (README: "Run it as a service").
+# A demo of the service: every extract every EXTRACT_EVERY minutes (staggered per feed), so that with
+# `hub simulate --live` beside it a new version is published every few minutes; `make serve EXTRACT_EVERY=`
+# keeps the contract's schedules (hourly databases and API, nightly files) as production does
+EXTRACT_EVERY ?= 5
 serve: $(STAMP)
-	$(BIN)/hub serve
+	$(BIN)/hub serve $(if $(EXTRACT_EVERY),--extract-every $(EXTRACT_EVERY))
 
 down: $(STAMP)
 	$(BIN)/hub down

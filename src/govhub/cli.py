@@ -116,13 +116,23 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _simulate_live(speed: float) -> int:
-    """Advance the simulated county one day at a time, a simulated day every 86,400 / speed real seconds."""
+    """Advance the simulated county one day at a time, a simulated day every 86,400 / speed real seconds.
+
+    Each step writes a whole simulated day into every department (registrations, incidents, follow-ups, the
+    day's civil drop and petition export, justice changes), so the next scheduled extract of each feed finds it."""
     from govhub.sim import runner
+    from govhub.sim.world import FUTURE_DAYS
 
     if speed <= 0:
         raise SystemExit("--speed must be positive (simulated seconds per real second)")
+    state = runner.load_state()
+    if state is None:
+        raise SystemExit("no simulated county yet: `hub serve` or `hub demo` generates one "
+                         "(or `hub simulate --scale small`)")
     interval = 86400 / speed
-    print(f"the county moves: one simulated day every {interval:.0f} s (speed {speed:g}); Ctrl-C stops", flush=True)
+    left = FUTURE_DAYS - state.clock_days
+    print(f"the county moves: one simulated day every {interval:.0f} s (speed {speed:g}); its simulated future "
+          f"has {left} more days (about {left * interval / 60:.0f} min at this speed); Ctrl-C stops", flush=True)
     try:
         while True:
             time.sleep(interval)
