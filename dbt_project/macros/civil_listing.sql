@@ -97,8 +97,8 @@
 
 
 {#
-  The snapshot diff of raw.<table>__changes with held drops (ops.held_batch: the civil feed failed a blocking
-  check, e.g. a truncated snapshot) left out. A held drop's changes are carried to the next accepted drop that
+  The snapshot diff of raw.<table>__changes with held drops (ops.excluded_batch: the civil feed failed a blocking
+  check, e.g. a truncated snapshot; or a drop no feed gate has checked yet) left out. A held drop's changes are carried to the next accepted drop that
   has change records and merged with that drop's, so every change compares two accepted snapshots: a record
   missing only from the held drop has no `ended` + `started` pair, it simply stays listed. Changes of a held
   drop with no accepted drop after it wait (the records stay as they were). Columns as the changes table.
@@ -107,7 +107,7 @@
     with changes as (
         select c.record_key, c.change, c.drop_date, c.row_hash, c._batch_id, h.batch_id is not null as is_held
         from {{ source('civil', table_name ~ '__changes') }} as c
-        left join {{ source('ops', 'held_batch') }} as h on h.batch_id = c._batch_id
+        left join {{ source('ops', 'excluded_batch') }} as h on h.batch_id = c._batch_id
     ),
     accepted_drops as (
         select distinct drop_date from changes where not is_held

@@ -1,10 +1,10 @@
-{# Raw keeps every version a source sent; staging reads the latest one per source record that is not in a
-   held batch (a feed that failed its blocking feed-level checks: ops.held_batch), so until a release the
-   warehouse keeps the record as it was before the bad batch. #}
+{# Raw keeps every version a source sent; staging reads the latest one per source record that is not in an
+   excluded batch (ops.excluded_batch): a held one (a feed that failed its blocking feed-level checks), so until a
+   release the warehouse keeps the record as it was before the bad batch, or one no feed gate has checked yet. #}
 {% macro latest_version(relation, order_by) -%}
     select distinct on (_record_key) *
     from {{ relation }} as r
-    where not exists (select from {{ source('ops', 'held_batch') }} as h where h.batch_id = r._batch_id)
+    where not exists (select from {{ source('ops', 'excluded_batch') }} as h where h.batch_id = r._batch_id)
     order by _record_key, {{ order_by }} desc, _extracted_at desc
 {%- endmacro %}
 

@@ -226,6 +226,33 @@ create table if not exists ops.publication (
     gate_success boolean not null,
     message text
 );
+-- Every batch a feed gate run checked (held or not): only checked batches enter the warehouse. Under the
+-- scheduler an extract can commit while a build runs; its batch was not checked by that run's feed gate, so the
+-- build (staging), its publication gate (raw reconciliation) and its version's batch list all leave it out, and
+-- the next run's feed gate checks it. A table created on an existing warehouse counts as checked what the rule
+-- before it had checked: batches finished by the last successful publication, and held ones.
+do $batch_check$ begin
+  if to_regclass('ops.batch_check') is null then
+    create table ops.batch_check (
+        batch_id text primary key,
+        run_id text not null,           -- the feed gate run that checked it
+        checked_at timestamptz not null default now()
+    );
+    insert into ops.batch_check (batch_id, run_id)
+    select b.batch_id, 'checked before ops.batch_check existed' from ops.batch as b
+    where b.status = 'succeeded'
+      and (b.finished_at <= (select max(published_at) from ops.publication where gate_success)
+           or exists (select from ops.batch_hold as h where h.batch_id = b.batch_id));
+  end if;
+end $batch_check$;
+-- What staging and the publication gate leave out of raw: held batches, and batches no feed gate has checked yet.
+create or replace view ops.excluded_batch as
+    select batch_id, feed, object, 'held' as why from ops.held_batch
+    union all
+    select b.batch_id, b.feed, b.object, 'not checked yet' from ops.batch as b
+    where b.status = 'succeeded'
+      and not exists (select from ops.batch_check as c where c.batch_id = b.batch_id)
+      and not exists (select from ops.batch_hold as h where h.batch_id = b.batch_id);
 """
 
 

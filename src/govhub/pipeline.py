@@ -159,11 +159,12 @@ def _feed_objects_of(sources: set[str]) -> set[tuple[str, str]]:
 
 
 def _new_batches(feed_objects: set[tuple[str, str]]) -> dict[str, list[str]]:
-    """Per feed, the new batches (since the last publication, not held) of these objects."""
-    from govhub.quality.feed_gate import NEW_BATCHES
+    """Per feed, the new batches of these objects this build reads (checked since the last publication, not held)."""
+    from govhub.quality.feed_gate import CHECKED_SINCE_PUBLICATION
 
     with db.connect() as conn:
-        rows = conn.execute(f"select batch_id, feed, object from ops.batch where batch_id in ({NEW_BATCHES})").fetchall()
+        rows = conn.execute("select batch_id, feed, object from ops.batch "
+                            f"where batch_id in ({CHECKED_SINCE_PUBLICATION})").fetchall()
     out: dict[str, list[str]] = {}
     for batch_id, feed, obj in rows:
         if (feed, obj) in feed_objects:
@@ -294,16 +295,18 @@ def gate_and_publish(run_id: str) -> int:
         except (gate.GateFailed, gate.GateError, BuildFailed) as exc:
             publish.record_blocked(run_id, str(exc))
             raise
+        from govhub.quality.feed_gate import CHECKED_SINCE_PUBLICATION
+
         with db.connect() as conn:
             # what this version contains: batches since the last publication, less the held ones, plus the
             # batches released since then
+            # (checked by a feed gate: a batch that committed during this run waits for the next one's check)
             batches = [r[0] for r in conn.execute(
-                """with last as (select coalesce(max(published_at), '-infinity') as at from ops.publication
-                                 where gate_success)
-                   select batch_id from ops.batch as b, last where status = 'succeeded' and finished_at > last.at
-                     and not exists (select from ops.held_batch as h where h.batch_id = b.batch_id)
-                   union
-                   select batch_id from ops.batch_hold, last where released_at > last.at""")]
+                f"""with last as (select coalesce(max(published_at), '-infinity') as at from ops.publication
+                                  where gate_success)
+                    {CHECKED_SINCE_PUBLICATION}
+                    union
+                    select batch_id from ops.batch_hold, last where released_at > last.at""")]
         version = publish.publish(run_id, sorted(batches), message=surprises.publication_message())
         held = feed_gate_held()
         log.info("published version %d carrying %s%s", version, _n(len(batches), "new batch"),

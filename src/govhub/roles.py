@@ -45,9 +45,9 @@ OFFICER_TABLES = ("batch", "quarantine", "validation_result", "feed_gate", "batc
 # ops tables the pipeline's roles never write (the county's administrator maintains them)
 ADMIN_TABLES = ("official_jurisdiction", "officer_department", "publication")
 # what the gates write: their results and the holds of a failed feed's batches
-GATE_WRITES = ("validation_result", "feed_gate", "batch_hold")
+GATE_WRITES = ("validation_result", "feed_gate", "batch_hold", "batch_check")
 # what `hub status` reads: bookkeeping, never ops.quarantine (records as received) or the administrator's tables
-READER_TABLES = ("batch", "batch_hold", "held_batch", "validation_result", "publication", "build_lock", "feed_gate",
+READER_TABLES = ("batch", "batch_hold", "held_batch", "batch_check", "excluded_batch", "validation_result", "publication", "build_lock", "feed_gate",
                  "rejected_drop", "accepted_drop", "schema_drift")
 # schemas the transformer owns that the gate reads (created here when missing, so usage can be granted before
 # dbt first builds into them)
@@ -135,6 +135,7 @@ grant select on ops.scorecard to {OFFICIAL};
 drop policy if exists official_all on ops.scorecard;
 create policy official_all on ops.scorecard for select to {OFFICIAL} using (true);
 alter view ops.held_batch set (security_invoker = true);
+alter view ops.excluded_batch set (security_invoker = true);
 {officer_policy}
 -- linkage: written by the transformer (probabilistic links), read by dbt
 revoke all on schema linkage from public;

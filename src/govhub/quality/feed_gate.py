@@ -46,9 +46,15 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the contract: every naive timestamp is A
 USABLE_ID = ["valid", "repaired"]  # util.hub_id_status: what staging can use (repaired = legacy 15, spaces, x ...)
 # New batches: succeeded since the last successful publication and never judged by an earlier hold (a held or
 # released batch was judged; it is not validated again)
+# The batches a feed gate run checks: every loaded batch no run has checked yet (ops.batch_check), whenever it
+# committed — an extract that commits while a build runs is checked by the next run, never skipped.
 NEW_BATCHES = """select batch_id from ops.batch as b where status = 'succeeded'
-  and finished_at > coalesce((select max(published_at) from ops.publication where gate_success), '-infinity')
+  and not exists (select from ops.batch_check as c where c.batch_id = b.batch_id)
   and not exists (select from ops.batch_hold as h where h.batch_id = b.batch_id)"""
+# The checked batches a publication would newly carry: checked since the last successful publication, not held.
+CHECKED_SINCE_PUBLICATION = """select c.batch_id from ops.batch_check as c
+  where c.checked_at > coalesce((select max(published_at) from ops.publication where gate_success), '-infinity')
+  and not exists (select from ops.held_batch as h where h.batch_id = c.batch_id)"""
 PENDING = NEW_BATCHES + " and feed = {feed} and object = {obj}"
 
 
@@ -483,7 +489,7 @@ def _run_feed_gate(run_id: str, suites: dict[str, Any] | None = None) -> FeedGat
         # a failed object's new batches are held; a feed-level failure (no object) holds all of the feed's
         verdicts[name].held = sorted(b for obj, bs in by_object.items() for b in bs
                                      if obj in failed_objects or None in failed_objects)
-    _record(run_id, outcomes, verdicts)
+    _record(run_id, outcomes, verdicts, sorted(b for objects in pending.values() for bs in objects.values() for b in bs))
     report = FeedGateReport(run_id, verdicts)
     for name in report.failed:
         log.warning("feed %s FAILED its blocking checks; %d batch(es) held out of the warehouse until "
@@ -571,9 +577,13 @@ def _missing_columns(results: list[tuple[Any, _Planned]]) -> set[str]:
     return set()
 
 
-def _record(run_id: str, outcomes: list[FeedOutcome], verdicts: dict[str, FeedVerdict]) -> None:
+def _record(run_id: str, outcomes: list[FeedOutcome], verdicts: dict[str, FeedVerdict], checked: list[str]) -> None:
+    """Outcomes, verdicts, holds, and every batch this run checked (``checked``: of every feed, with a suite or
+    not), in one transaction: a batch is admitted to the warehouse exactly when its verdict is recorded."""
     # inserts, not COPY: the gate's role writes under the officers' row-level security, which COPY FROM refuses
     with db.connect() as conn, conn.cursor() as cur:
+        cur.executemany("insert into ops.batch_check (batch_id, run_id) values (%s, %s) on conflict (batch_id) do nothing",
+                        [(b, run_id) for b in checked])
         cur.executemany(
             """insert into ops.validation_result (run_id, suite, table_name, expectation, column_name, blocking,
                    success, observed, feed, object) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
