@@ -203,7 +203,7 @@ import io  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 
-from govhub.extract.files_connector import MAX_KEY_CHARS  # noqa: E402
+from govhub.extract.files_connector import MAX_KEY_CHARS, MAX_MANIFEST_BYTES  # noqa: E402
 
 D1, D2, D3 = dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 11, 3)
 CSV_OBJ = "残疾人"
@@ -397,6 +397,12 @@ def refuse_symlinked_day_folder(manifest: Path, tmp_path: Path, src) -> dict:
     return {"drop_name": "20261102", "unread": outside / manifest.name}
 
 
+def refuse_oversize_manifest(manifest: Path, tmp_path: Path, src) -> dict:
+    """A manifest padded past MAX_MANIFEST_BYTES with JSON whitespace (still valid JSON, right hashes)."""
+    edit_manifest(manifest, lambda s: s.update(note=" " * MAX_MANIFEST_BYTES))
+    return {"unread": manifest}
+
+
 REFUSALS = {  # case -> (how the day-2 drop is broken, words the reason must contain)
     "dotdot": (refuse_dotdot, "climbs out of the drop directory"),
     "absolute": (refuse_absolute, "absolute path"),
@@ -409,6 +415,7 @@ REFUSALS = {  # case -> (how the day-2 drop is broken, words the reason must con
     "oversize_cell": (refuse_oversize_cell, "not readable as CSV"),
     "symlinked_manifest": (refuse_symlinked_manifest, "manifest_20261102.json is a symbolic link to "),
     "symlinked_day_folder": (refuse_symlinked_day_folder, "day folder 20261102 is a symbolic link to "),
+    "oversize_manifest": (refuse_oversize_manifest, f"over the limit of {MAX_MANIFEST_BYTES} bytes: not read"),
 }
 
 

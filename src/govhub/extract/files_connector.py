@@ -15,8 +15,9 @@ Three outcomes for a civil drop that is not yet accepted (department data never 
   line). An ``ops.batch`` row with status ``skipped`` names the file and the mismatch; the next run re-checks.
 * **rejected** (cannot become valid by waiting): the manifest is a symbolic link leading out of its directory,
   lies in a ``YYYYMMDD`` day folder that is such a link (refused as the folder: ``drop_name`` is its name), is
-  not JSON or has the wrong shape, names a path outside its drop directory (``..``, an absolute path, a
-  symbolic link leading out), names a file with no registry object or twice, omits a registered register, or a file whose sha256 matches has a header
+  larger than :data:`MAX_MANIFEST_BYTES` (refused unread), is not JSON or has the wrong shape, names a path
+  outside its drop directory (``..``, an absolute path, a symbolic link leading out), names a file with
+  no registry object or twice, omits a registered register, or a file whose sha256 matches has a header
   without a registered column or cannot be read as CSV/XLSX at all. The refusal is recorded in
   ``ops.rejected_drop (feed, drop_name, sha256, reason)`` and as a ``failed`` ``ops.batch`` row naming the
   reason; that manifest (by sha256) is not evaluated again. A re-delivery — a manifest with other bytes — is
@@ -255,9 +256,11 @@ def _find(directory: Path, pattern: re.Pattern[str]) -> list[_Found]:
     return sorted(found, key=lambda f: (f.date, f.layout, str(f.path)))
 
 
-def _read_own(found: _Found, limit: int | None = None) -> tuple[bytes | None, str, str | None]:
+def _read_own(found: _Found, limit: int | None = None, limit_name: str = "feed option max_file_bytes",
+              ) -> tuple[bytes | None, str, str | None]:
     """(bytes, sha256, refusal): a file (or day folder) that is a symbolic link out of its directory, or a file
-    larger than ``limit`` bytes, is never read."""
+    larger than ``limit`` bytes, is never read: the size is taken before reading, and the read itself stops one
+    byte past the limit (a file that grows meanwhile is refused all the same)."""
     if found.day_folder or (found.path.is_symlink() and not _inside(found.path, found.drop_dir)):
         try:
             target = str(found.path.readlink())
@@ -268,11 +271,21 @@ def _read_own(found: _Found, limit: int | None = None) -> tuple[bytes | None, st
                if found.day_folder else "")
         return None, _sha256(f"symlink:{target}".encode("utf-8", "surrogatepass")), (
             f"{what}{found.path.name} is a symbolic link to {_show(target)}, outside its directory: not read.{fix}")
-    size = _oversize(found.path, limit) if limit is not None else None
-    if size is not None:
+
+    def over(size: int) -> tuple[None, str, str]:
         return None, _sha256(f"oversize:{size}:{found.path.stat().st_mtime_ns}".encode()), (
-            f"{found.path.name} is {size} bytes, over the limit of {limit} bytes: not read (feed option max_file_bytes)")
-    data = found.path.read_bytes()
+            f"{found.path.name} is {size} bytes, over the limit of {limit} bytes: not read ({limit_name})")
+
+    if limit is None:
+        data = found.path.read_bytes()
+    else:
+        size = _oversize(found.path, limit)
+        if size is not None:
+            return over(size)
+        with found.path.open("rb") as f:
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            return over(found.path.stat().st_size)
     return data, _sha256(data), None
 
 
@@ -501,8 +514,7 @@ def _safe_path(drop_dir: Path, name: str) -> Path:
 
 def _manifest_entries(raw: bytes, manifest: str, name_date: str) -> tuple[dt.date, list[tuple[str, int, str]]]:
     """(drop date, [(file name, rows, sha256)]) of a manifest, or _Refuse naming what is wrong with it."""
-    if len(raw) > MAX_MANIFEST_BYTES:
-        raise _Refuse(f"manifest is {len(raw)} bytes, not a manifest (limit {MAX_MANIFEST_BYTES})")
+    # (its size is bounded before it is read: _read_own with MAX_MANIFEST_BYTES)
     try:
         spec = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -709,7 +721,7 @@ def extract_civil_drops(feed: Feed, warehouse_conninfo: str, directory: Path) ->
     for found in _manifests(directory):
         name = found.path.name
         try:
-            raw, sha, escape = _read_own(found)
+            raw, sha, escape = _read_own(found, MAX_MANIFEST_BYTES, "a manifest lists a few files")
         except OSError as exc:  # vanished or unreadable between listing and reading: look again next run
             batch_id = new_batch_id(feed.name, DROPS_LOCK)
             message = f"drop {name} incomplete, skipped this run: manifest cannot be read ({exc.strerror})"
