@@ -448,3 +448,55 @@ def test_installing_a_key_or_a_role_password_leaves_no_trace_in_the_server_log(c
     inner, outer = keys.padded_keys(key2)
     for secret in (key2, inner.hex(), outer.hex(), password2):
         assert secret not in text
+
+
+# --- last: a refused publication (it leaves every schema as it was, but runs after the scans all the same) --
+
+def test_a_privilege_drift_in_the_new_build_refuses_the_publication(county):
+    """publish checks grants and policies inside the swap, as the publisher: a new restricted table without FORCE
+    ROW LEVEL SECURITY is never swapped in; published, restricted and ops.publication stay as they were."""
+    from govhub import publish
+
+    def state() -> list:
+        return db.query("""select (select array_agg(oid order by nspname) from pg_namespace
+                                   where nspname in ('published', 'restricted')),
+                                  (select md5(string_agg(t::text, '|' order by t::text))
+                                   from restricted.restricted_resident t),
+                                  (select md5(string_agg(t::text, '|' order by t::text)) from published.dim_resident t),
+                                  (select count(*) from ops.publication), (select max(version) from ops.publication)
+                        """)[1]
+
+    before = state()
+    published = [r[0] for r in db.query("select tablename from pg_tables where schemaname = 'published'")[1]]
+    restricted = [r[0] for r in db.query("select tablename from pg_tables where schemaname = 'restricted'")[1]]
+    with db.connect() as conn:
+        # a new build in the audit schemas, as dbt leaves it (RLS enabled and forced, the jurisdiction policy on
+        # every restricted table: copied from the live one), with new restricted rows
+        for t in published:
+            conn.execute(f"create table audit.{t} as table published.{t}")
+        for t in restricted:
+            conn.execute(f"create table audit_restricted.{t} as table restricted.{t}")
+            qual = conn.execute("select qual from pg_policies where schemaname = 'restricted' and tablename = %s "
+                                "and policyname = 'by_jurisdiction'", (t,)).fetchone()[0]
+            conn.execute(f"alter table audit_restricted.{t} enable row level security")
+            conn.execute(f"alter table audit_restricted.{t} force row level security")
+            conn.execute(f"create policy by_jurisdiction on audit_restricted.{t} for select using ({qual})")
+        assert conn.execute("update audit_restricted.restricted_resident set person_name = 'NEW'").rowcount > 0
+        # the drift: the owner (the transformer) would read every row of the new restricted_resident
+        conn.execute("alter table audit_restricted.restricted_resident no force row level security")
+    try:
+        with pytest.raises(roles.PrivilegeDrift) as refused:
+            publish.publish("sec-drift", [], message="must not be published")
+        # this drift alone refused it (the rest of the hand-made build is in order)
+        assert str(refused.value).split("refused: ", 1)[1] == (
+            "restricted.restricted_resident: row-level security enabled=True forced=False policy by_jurisdiction=True")
+        assert state() == before
+        assert scalar("select count(*) from ops.publication where run_id = 'sec-drift'") == 0
+        assert scalar("select count(*) from restricted.restricted_resident where person_name = 'NEW'") == 0
+        with db.connect() as conn:
+            assert roles.privilege_problems(conn) == []
+    finally:
+        with db.connect() as conn:
+            for schema, tables in (("audit", published), ("audit_restricted", restricted)):
+                for t in tables:
+                    conn.execute(f"drop table if exists {schema}.{t}")
