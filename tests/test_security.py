@@ -19,6 +19,15 @@ from tests.conftest import reset_warehouse
 KEY = "sec-test-key-" + "k3y" * 8
 PASSWORD = "pw'with space@and:colon"
 OFFICIAL_LOGIN, NONE_LOGIN, DASH_LOGIN, OFFICER_LOGIN = "sec_official", "sec_official_none", "sec_dash", "sec_officer"
+WEBHOOK_TOKEN = "hook-t0ken-" + "w3b" * 6  # the path of the alert webhook: its secret
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:  # nobody listens there: an alert fails fast, and is logged
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +36,8 @@ def county(hub_env):
     from govhub.sim import runner
 
     env = {"HUB_ID_HASH_KEY": KEY, "HUB_PG_PASSWORD_LOADER": PASSWORD, "HUB_PG_PASSWORD_TRANSFORMER": PASSWORD,
-           "HUB_PG_PASSWORD_PUBLISHER": PASSWORD, "HUB_PG_PASSWORD_GATE": PASSWORD, "HUB_PG_PASSWORD_READER": PASSWORD}
+           "HUB_PG_PASSWORD_PUBLISHER": PASSWORD, "HUB_PG_PASSWORD_GATE": PASSWORD, "HUB_PG_PASSWORD_READER": PASSWORD,
+           "HUB_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{closed_port()}/hooks/{WEBHOOK_TOKEN}"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     reset_warehouse()
@@ -364,7 +374,12 @@ def test_hub_up_prints_no_password(county, monkeypatch, capsys):
 def _secrets(county_rows: int = 300) -> dict[str, str]:
     rows = db.query("select id_number, person_name from restricted.restricted_resident where id_number is not null "
                     "and char_length(person_name) >= 3 order by resident_key limit %s", (county_rows,))[1]
-    found = {"key": KEY, "password": PASSWORD}
+    from govhub.sim import justice
+
+    # the simulated justice API's client secret (the session's server: conftest starts it) and the webhook's token
+    client_secret = (justice.background_info(hub_home()) or {}).get("clientSecret")
+    assert client_secret
+    found = {"key": KEY, "password": PASSWORD, "justice client secret": client_secret, "webhook token": WEBHOOK_TOKEN}
     for i, (id_number, name) in enumerate(rows):  # (reported by position: the report itself must not leak)
         found[f"ID number #{i}"] = id_number
         found[f"full name #{i}"] = name
@@ -380,9 +395,15 @@ def test_logs_airflow_metadata_and_hub_home_hold_no_secret_or_person(county):
     # the departments' deliveries (exchange/) and the database's own files (pgdata/) hold people by design; the
     # server's log (pgdata/log) is a log and is scanned
     skip = {home / "exchange", home / "pgdata"}
+    # the simulator's own file: it hands the hub the client secret of the simulated API (docs/security.md), so it
+    # holds that secret by design, readable by the OS user only; every other file is scanned
+    simulator_file = home / "justice.json"
+    assert simulator_file.stat().st_mode & 0o777 == 0o600
     leaks = []
     for path in home.rglob("*"):
         if not path.is_file() or (any(s in path.parents for s in skip) and path != home / "pgdata" / "log"):
+            continue
+        if path == simulator_file:
             continue
         text = path.read_bytes().decode("utf-8", "replace")
         leaks += [f"{what} in {path.relative_to(home)}" for what, s in secrets.items() if s in text]
@@ -404,13 +425,17 @@ def test_logs_airflow_metadata_and_hub_home_hold_no_secret_or_person(county):
 
 
 def test_the_scan_can_fail(county, tmp_path):
-    """The scan above would see a leak: a log line with an ID number in HUB_HOME is found."""
+    """The scan above would see a leak: a log line in HUB_HOME with an ID number, the justice API's client secret
+    or the webhook's token is found."""
     secrets = _secrets(5)
     leak = Path(hub_home()) / "logs" / "sec-canary.log"
-    leak.write_text(f"loaded {secrets['ID number #0']}\n", encoding="utf-8")
+    leak.write_text(f"loaded {secrets['ID number #0']} via {secrets['justice client secret']} "
+                    f"alerting {secrets['webhook token']}\n", encoding="utf-8")
     try:
-        with pytest.raises(AssertionError, match="sec-canary"):
+        with pytest.raises(AssertionError, match="sec-canary") as found:
             test_logs_airflow_metadata_and_hub_home_hold_no_secret_or_person(county)
+        for what in ("ID number #0", "justice client secret", "webhook token"):
+            assert f"{what} in logs/sec-canary.log" in str(found.value)
     finally:
         leak.unlink()
 
