@@ -202,8 +202,10 @@ import datetime as dt  # noqa: E402
 import io  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
+import struct  # noqa: E402
+import zlib  # noqa: E402
 
-from govhub.extract.files_connector import MAX_KEY_CHARS, MAX_MANIFEST_BYTES  # noqa: E402
+from govhub.extract.files_connector import MAX_KEY_CHARS, MAX_MANIFEST_BYTES, MAX_XLSX_UNCOMPRESSED  # noqa: E402
 
 D1, D2, D3 = dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 11, 3)
 CSV_OBJ = "残疾人"
@@ -403,6 +405,39 @@ def refuse_oversize_manifest(manifest: Path, tmp_path: Path, src) -> dict:
     return {"unread": manifest}
 
 
+def deflate_bomb(member: str, size: int) -> bytes:
+    """A zip archive whose one ``member`` really inflates to ``size`` zero bytes, built in about a second: a deflate
+    block of 16 MiB of zeros, full-flushed (byte-aligned, no back-reference) so it can be repeated, then a last
+    block; sizes and CRC-32 as a zip reader checks them (no zip64: ``size`` < 4 GiB)."""
+    chunk = 16 << 20
+    zeros = bytes(chunk)
+    first = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = first.compress(zeros) + first.flush(zlib.Z_FULL_FLUSH)
+    n, rest = divmod(size, chunk)
+    last = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = block * n + last.compress(zeros[:rest]) + last.flush()
+    crc = 0
+    for _ in range(n):
+        crc = zlib.crc32(zeros, crc)
+    crc = zlib.crc32(zeros[:rest], crc)
+    name = member.encode()
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(data), size, len(name), 0) + name
+    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, crc, len(data), size, len(name),
+                          0, 0, 0, 0, 0, 0) + name
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), len(local) + len(data), 0)
+    return local + data + central + end
+
+
+def refuse_xlsx_bomb(manifest: Path, tmp_path: Path, src) -> None:
+    """特困人员's workbook is a zip bomb (~1 MB that inflates past MAX_XLSX_UNCOMPRESSED), its sha256 listed."""
+    path = manifest.parent / file_name("特困人员", D2, src)
+    assert path.suffix == ".xlsx"
+    data = deflate_bomb("xl/worksheets/sheet1.xml", MAX_XLSX_UNCOMPRESSED + 1)
+    path.write_bytes(data)
+    edit_manifest(manifest, lambda s: next(f for f in s["files"] if f["name"] == path.name).update(
+        sha256=hashlib.sha256(data).hexdigest()))
+
+
 REFUSALS = {  # case -> (how the day-2 drop is broken, words the reason must contain)
     "dotdot": (refuse_dotdot, "climbs out of the drop directory"),
     "absolute": (refuse_absolute, "absolute path"),
@@ -416,6 +451,7 @@ REFUSALS = {  # case -> (how the day-2 drop is broken, words the reason must con
     "symlinked_manifest": (refuse_symlinked_manifest, "manifest_20261102.json is a symbolic link to "),
     "symlinked_day_folder": (refuse_symlinked_day_folder, "day folder 20261102 is a symbolic link to "),
     "oversize_manifest": (refuse_oversize_manifest, f"over the limit of {MAX_MANIFEST_BYTES} bytes: not read"),
+    "xlsx_bomb": (refuse_xlsx_bomb, f"inflates to {MAX_XLSX_UNCOMPRESSED + 1} bytes (over {MAX_XLSX_UNCOMPRESSED})"),
 }
 
 
