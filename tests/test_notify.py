@@ -59,15 +59,32 @@ def test_webhook_url_from_an_airflow_connection(no_webhook_env):
         assert hook.wait()[0]["subject"] == "subject"
 
 
-def test_unreachable_webhook_is_logged_not_raised(no_webhook_env, caplog):
+def test_unreachable_webhook_is_logged_not_raised_and_its_token_never(no_webhook_env, caplog, capfd):
+    """A webhook's path and query are often its secret (Slack, DingTalk, WeCom): the log names the host only."""
+    import logging
+
+    from govhub import notify
     from govhub.notify import send_alert
 
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    no_webhook_env.setenv("HUB_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{port}/hook")
-    assert send_alert("test", "subject", "message", timeout=2) is False
-    assert "unreachable" in caplog.text
+    path_token, query_token = "T0KEN-in-the-path-9f3a7c", "T0KEN-in-the-query-5d1e2b"
+    no_webhook_env.setenv("HUB_ALERT_WEBHOOK_URL",
+                          f"http://127.0.0.1:{port}/hooks/{path_token}?access_token={query_token}")
+    # every level, on the module's logger itself (Airflow's logging setup may stop propagation to the root
+    # logger, where caplog listens); what reaches the console is checked too
+    logger = logging.getLogger(notify.__name__)
+    logger.addHandler(caplog.handler)
+    try:
+        caplog.set_level(logging.DEBUG, logger=notify.__name__)
+        assert send_alert("test", "subject", "message", timeout=2) is False
+    finally:
+        logger.removeHandler(caplog.handler)
+    console = "".join(capfd.readouterr())
+    assert "unreachable" in caplog.text and "127.0.0.1" in caplog.text
+    for token in (path_token, query_token):
+        assert token not in caplog.text and token not in console
 
 
 def test_without_configuration_alerts_are_only_logged(no_webhook_env, caplog):

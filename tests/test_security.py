@@ -19,6 +19,15 @@ from tests.conftest import reset_warehouse
 KEY = "sec-test-key-" + "k3y" * 8
 PASSWORD = "pw'with space@and:colon"
 OFFICIAL_LOGIN, NONE_LOGIN, DASH_LOGIN, OFFICER_LOGIN = "sec_official", "sec_official_none", "sec_dash", "sec_officer"
+WEBHOOK_TOKEN = "hook-t0ken-" + "w3b" * 6  # the path of the alert webhook: its secret
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:  # nobody listens there: an alert fails fast, and is logged
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +36,8 @@ def county(hub_env):
     from govhub.sim import runner
 
     env = {"HUB_ID_HASH_KEY": KEY, "HUB_PG_PASSWORD_LOADER": PASSWORD, "HUB_PG_PASSWORD_TRANSFORMER": PASSWORD,
-           "HUB_PG_PASSWORD_PUBLISHER": PASSWORD, "HUB_PG_PASSWORD_GATE": PASSWORD, "HUB_PG_PASSWORD_READER": PASSWORD}
+           "HUB_PG_PASSWORD_PUBLISHER": PASSWORD, "HUB_PG_PASSWORD_GATE": PASSWORD, "HUB_PG_PASSWORD_READER": PASSWORD,
+           "HUB_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{closed_port()}/hooks/{WEBHOOK_TOKEN}"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     reset_warehouse()
@@ -364,7 +374,12 @@ def test_hub_up_prints_no_password(county, monkeypatch, capsys):
 def _secrets(county_rows: int = 300) -> dict[str, str]:
     rows = db.query("select id_number, person_name from restricted.restricted_resident where id_number is not null "
                     "and char_length(person_name) >= 3 order by resident_key limit %s", (county_rows,))[1]
-    found = {"key": KEY, "password": PASSWORD}
+    from govhub.sim import justice
+
+    # the simulated justice API's client secret (the session's server: conftest starts it) and the webhook's token
+    client_secret = (justice.background_info(hub_home()) or {}).get("clientSecret")
+    assert client_secret
+    found = {"key": KEY, "password": PASSWORD, "justice client secret": client_secret, "webhook token": WEBHOOK_TOKEN}
     for i, (id_number, name) in enumerate(rows):  # (reported by position: the report itself must not leak)
         found[f"ID number #{i}"] = id_number
         found[f"full name #{i}"] = name
@@ -380,9 +395,15 @@ def test_logs_airflow_metadata_and_hub_home_hold_no_secret_or_person(county):
     # the departments' deliveries (exchange/) and the database's own files (pgdata/) hold people by design; the
     # server's log (pgdata/log) is a log and is scanned
     skip = {home / "exchange", home / "pgdata"}
+    # the simulator's own file: it hands the hub the client secret of the simulated API (docs/security.md), so it
+    # holds that secret by design, readable by the OS user only; every other file is scanned
+    simulator_file = home / "justice.json"
+    assert simulator_file.stat().st_mode & 0o777 == 0o600
     leaks = []
     for path in home.rglob("*"):
         if not path.is_file() or (any(s in path.parents for s in skip) and path != home / "pgdata" / "log"):
+            continue
+        if path == simulator_file:
             continue
         text = path.read_bytes().decode("utf-8", "replace")
         leaks += [f"{what} in {path.relative_to(home)}" for what, s in secrets.items() if s in text]
@@ -404,13 +425,17 @@ def test_logs_airflow_metadata_and_hub_home_hold_no_secret_or_person(county):
 
 
 def test_the_scan_can_fail(county, tmp_path):
-    """The scan above would see a leak: a log line with an ID number in HUB_HOME is found."""
+    """The scan above would see a leak: a log line in HUB_HOME with an ID number, the justice API's client secret
+    or the webhook's token is found."""
     secrets = _secrets(5)
     leak = Path(hub_home()) / "logs" / "sec-canary.log"
-    leak.write_text(f"loaded {secrets['ID number #0']}\n", encoding="utf-8")
+    leak.write_text(f"loaded {secrets['ID number #0']} via {secrets['justice client secret']} "
+                    f"alerting {secrets['webhook token']}\n", encoding="utf-8")
     try:
-        with pytest.raises(AssertionError, match="sec-canary"):
+        with pytest.raises(AssertionError, match="sec-canary") as found:
             test_logs_airflow_metadata_and_hub_home_hold_no_secret_or_person(county)
+        for what in ("ID number #0", "justice client secret", "webhook token"):
+            assert f"{what} in logs/sec-canary.log" in str(found.value)
     finally:
         leak.unlink()
 
@@ -448,3 +473,55 @@ def test_installing_a_key_or_a_role_password_leaves_no_trace_in_the_server_log(c
     inner, outer = keys.padded_keys(key2)
     for secret in (key2, inner.hex(), outer.hex(), password2):
         assert secret not in text
+
+
+# --- last: a refused publication (it leaves every schema as it was, but runs after the scans all the same) --
+
+def test_a_privilege_drift_in_the_new_build_refuses_the_publication(county):
+    """publish checks grants and policies inside the swap, as the publisher: a new restricted table without FORCE
+    ROW LEVEL SECURITY is never swapped in; published, restricted and ops.publication stay as they were."""
+    from govhub import publish
+
+    def state() -> list:
+        return db.query("""select (select array_agg(oid order by nspname) from pg_namespace
+                                   where nspname in ('published', 'restricted')),
+                                  (select md5(string_agg(t::text, '|' order by t::text))
+                                   from restricted.restricted_resident t),
+                                  (select md5(string_agg(t::text, '|' order by t::text)) from published.dim_resident t),
+                                  (select count(*) from ops.publication), (select max(version) from ops.publication)
+                        """)[1]
+
+    before = state()
+    published = [r[0] for r in db.query("select tablename from pg_tables where schemaname = 'published'")[1]]
+    restricted = [r[0] for r in db.query("select tablename from pg_tables where schemaname = 'restricted'")[1]]
+    with db.connect() as conn:
+        # a new build in the audit schemas, as dbt leaves it (RLS enabled and forced, the jurisdiction policy on
+        # every restricted table: copied from the live one), with new restricted rows
+        for t in published:
+            conn.execute(f"create table audit.{t} as table published.{t}")
+        for t in restricted:
+            conn.execute(f"create table audit_restricted.{t} as table restricted.{t}")
+            qual = conn.execute("select qual from pg_policies where schemaname = 'restricted' and tablename = %s "
+                                "and policyname = 'by_jurisdiction'", (t,)).fetchone()[0]
+            conn.execute(f"alter table audit_restricted.{t} enable row level security")
+            conn.execute(f"alter table audit_restricted.{t} force row level security")
+            conn.execute(f"create policy by_jurisdiction on audit_restricted.{t} for select using ({qual})")
+        assert conn.execute("update audit_restricted.restricted_resident set person_name = 'NEW'").rowcount > 0
+        # the drift: the owner (the transformer) would read every row of the new restricted_resident
+        conn.execute("alter table audit_restricted.restricted_resident no force row level security")
+    try:
+        with pytest.raises(roles.PrivilegeDrift) as refused:
+            publish.publish("sec-drift", [], message="must not be published")
+        # this drift alone refused it (the rest of the hand-made build is in order)
+        assert str(refused.value).split("refused: ", 1)[1] == (
+            "restricted.restricted_resident: row-level security enabled=True forced=False policy by_jurisdiction=True")
+        assert state() == before
+        assert scalar("select count(*) from ops.publication where run_id = 'sec-drift'") == 0
+        assert scalar("select count(*) from restricted.restricted_resident where person_name = 'NEW'") == 0
+        with db.connect() as conn:
+            assert roles.privilege_problems(conn) == []
+    finally:
+        with db.connect() as conn:
+            for schema, tables in (("audit", published), ("audit_restricted", restricted)):
+                for t in tables:
+                    conn.execute(f"drop table if exists {schema}.{t}")

@@ -202,8 +202,10 @@ import datetime as dt  # noqa: E402
 import io  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
+import struct  # noqa: E402
+import zlib  # noqa: E402
 
-from govhub.extract.files_connector import MAX_KEY_CHARS  # noqa: E402
+from govhub.extract.files_connector import MAX_KEY_CHARS, MAX_MANIFEST_BYTES, MAX_XLSX_UNCOMPRESSED  # noqa: E402
 
 D1, D2, D3 = dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 11, 3)
 CSV_OBJ = "残疾人"
@@ -378,6 +380,64 @@ def refuse_oversize_cell(manifest: Path, tmp_path: Path, src) -> None:
     edit_manifest(manifest, lambda s: s["files"][2].update(sha256=hashlib.sha256(data).hexdigest()))
 
 
+def refuse_symlinked_manifest(manifest: Path, tmp_path: Path, src) -> dict:
+    """The day-2 manifest is a link to a manifest outside the drop directory (right hashes and counts)."""
+    target = tmp_path / "elsewhere" / manifest.name
+    target.parent.mkdir()
+    shutil.move(manifest, target)
+    os.symlink(target, manifest)
+    return {"unread": target}
+
+
+def refuse_symlinked_day_folder(manifest: Path, tmp_path: Path, src) -> dict:
+    """The whole day-2 drop lies in a folder outside the exchange directory; ``<dir>/20261102`` links to it."""
+    outside = tmp_path / "elsewhere" / "20261102"
+    outside.mkdir(parents=True)
+    for f in manifest.parent.glob("*_20261102.*"):
+        shutil.move(f, outside / f.name)
+    os.symlink(outside, manifest.parent / "20261102", target_is_directory=True)
+    return {"drop_name": "20261102", "unread": outside / manifest.name}
+
+
+def refuse_oversize_manifest(manifest: Path, tmp_path: Path, src) -> dict:
+    """A manifest padded past MAX_MANIFEST_BYTES with JSON whitespace (still valid JSON, right hashes)."""
+    edit_manifest(manifest, lambda s: s.update(note=" " * MAX_MANIFEST_BYTES))
+    return {"unread": manifest}
+
+
+def deflate_bomb(member: str, size: int) -> bytes:
+    """A zip archive whose one ``member`` really inflates to ``size`` zero bytes, built in about a second: a deflate
+    block of 16 MiB of zeros, full-flushed (byte-aligned, no back-reference) so it can be repeated, then a last
+    block; sizes and CRC-32 as a zip reader checks them (no zip64: ``size`` < 4 GiB)."""
+    chunk = 16 << 20
+    zeros = bytes(chunk)
+    first = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = first.compress(zeros) + first.flush(zlib.Z_FULL_FLUSH)
+    n, rest = divmod(size, chunk)
+    last = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = block * n + last.compress(zeros[:rest]) + last.flush()
+    crc = 0
+    for _ in range(n):
+        crc = zlib.crc32(zeros, crc)
+    crc = zlib.crc32(zeros[:rest], crc)
+    name = member.encode()
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(data), size, len(name), 0) + name
+    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, crc, len(data), size, len(name),
+                          0, 0, 0, 0, 0, 0) + name
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), len(local) + len(data), 0)
+    return local + data + central + end
+
+
+def refuse_xlsx_bomb(manifest: Path, tmp_path: Path, src) -> None:
+    """特困人员's workbook is a zip bomb (~1 MB that inflates past MAX_XLSX_UNCOMPRESSED), its sha256 listed."""
+    path = manifest.parent / file_name("特困人员", D2, src)
+    assert path.suffix == ".xlsx"
+    data = deflate_bomb("xl/worksheets/sheet1.xml", MAX_XLSX_UNCOMPRESSED + 1)
+    path.write_bytes(data)
+    edit_manifest(manifest, lambda s: next(f for f in s["files"] if f["name"] == path.name).update(
+        sha256=hashlib.sha256(data).hexdigest()))
+
+
 REFUSALS = {  # case -> (how the day-2 drop is broken, words the reason must contain)
     "dotdot": (refuse_dotdot, "climbs out of the drop directory"),
     "absolute": (refuse_absolute, "absolute path"),
@@ -388,12 +448,16 @@ REFUSALS = {  # case -> (how the day-2 drop is broken, words the reason must con
     "wrong_shape": (refuse_wrong_shape, "shape"),
     "missing_column": (refuse_missing_column, "lacks the registered column(s) 残疾等级"),
     "oversize_cell": (refuse_oversize_cell, "not readable as CSV"),
+    "symlinked_manifest": (refuse_symlinked_manifest, "manifest_20261102.json is a symbolic link to "),
+    "symlinked_day_folder": (refuse_symlinked_day_folder, "day folder 20261102 is a symbolic link to "),
+    "oversize_manifest": (refuse_oversize_manifest, f"over the limit of {MAX_MANIFEST_BYTES} bytes: not read"),
+    "xlsx_bomb": (refuse_xlsx_bomb, f"inflates to {MAX_XLSX_UNCOMPRESSED + 1} bytes (over {MAX_XLSX_UNCOMPRESSED})"),
 }
 
 
 @pytest.mark.parametrize("case", list(REFUSALS))
 def test_refused_drop_is_recorded_later_drops_load_across_the_gap_and_a_redelivery_is_taken(
-        case, source_drop, tmp_path):
+        case, source_drop, tmp_path, monkeypatch):
     feed_name = f"civil_refuse_{case}"
     feed = civil_feed(feed_name)
     directory = tmp_path / "drops"
@@ -402,14 +466,32 @@ def test_refused_drop_is_recorded_later_drops_load_across_the_gap_and_a_redelive
     m2 = make_drop(directory, D2, source_drop, day2)
     make_drop(directory, D3, source_drop, day3)
     breaker, words = REFUSALS[case]
-    breaker(m2, tmp_path, source_drop)
+    # what the refusal is recorded under (default: the manifest) and a file it must refuse without opening
+    trick = breaker(m2, tmp_path, source_drop) or {}
+    refused_name = trick.get("drop_name", m2.name)
 
-    results = extract_civil_drops(feed, conninfo(), directory)  # no exception: a department problem
+    opened: list[Path] = []
+    real_open = Path.open
+
+    def spy_open(path: Path, *args, **kwargs):  # every file read goes through Path.open (read_bytes uses it)
+        opened.append(path.resolve())
+        return real_open(path, *args, **kwargs)
+
+    with monkeypatch.context() as mp:
+        mp.setattr(Path, "open", spy_open)
+        results = extract_civil_drops(feed, conninfo(), directory)  # no exception: a department problem
+    assert (directory / "manifest_20261101.json").resolve() in opened  # (the spy sees the reads)
+    if "unread" in trick:
+        assert trick["unread"].resolve() not in opened
     rejected = [r for r in results if r.status == "rejected"]
     assert len(rejected) == 1 and words in rejected[0].message, [r.message for r in rejected]
+    assert refused_name in rejected[0].message
     assert [r.status for r in results].count("succeeded") == 8  # days 1 and 3, four registers each
-    assert db.query("select reason from ops.rejected_drop where feed = %s and drop_name = %s and sha256 = %s",
-                    (feed_name, m2.name, hashlib.sha256(m2.read_bytes()).hexdigest()))[1][0][0].count(words) == 1
+    refusals = db.query("select sha256, reason from ops.rejected_drop where feed = %s and drop_name = %s",
+                        (feed_name, refused_name))[1]
+    assert len(refusals) == 1 and refusals[0][1].count(words) == 1, refusals
+    if "unread" not in trick:  # a manifest that was read is recorded by its sha256
+        assert refusals[0][0] == hashlib.sha256(m2.read_bytes()).hexdigest()
     assert db.query("select status, message like %s from ops.batch where batch_id = %s",
                     (f"%{words}%", rejected[0].batch_id))[1] == [("failed", True)]
     accepted = [r[0] for r in db.query("select drop_name from ops.accepted_drop where feed = %s order by 1",
@@ -624,9 +706,26 @@ def test_petition_attacks_are_rejected_whole_and_the_next_file_loads(county, tmp
         folder = directory / day if daily else directory
         folder.mkdir(exist_ok=True)
         (folder / f"xinfang_{day}.xml").write_bytes(data)
+    # well-formed exports outside the directory, reached through a symbolic link: an export linked to a file
+    # elsewhere, and a day folder linked to a folder elsewhere (refused under the folder's name)
+    outside = tmp_path / "elsewhere"
+    (outside / "20261112").mkdir(parents=True)
+    (outside / "export.xml").write_bytes(petitions_xml(("XF13", "郑十", "2026-11-30T10:00:00+08:00")))
+    os.symlink(outside / "export.xml", directory / "xinfang_20261111.xml")
+    (outside / "20261112" / "xinfang_20261112.xml").write_bytes(
+        petitions_xml(("XF14", "冯十一", "2026-11-30T11:00:00+08:00")))
+    os.symlink(outside / "20261112", directory / "20261112", target_is_directory=True)
+    links = {"xinfang_20261111.xml": "xinfang_20261111.xml is a symbolic link to ",
+             "20261112": "day folder 20261112 is a symbolic link to "}
     results = extract_petition_files(feed, conninfo(), directory)
-    assert len(results) == len(files)
-    for r, (day, (_, _, words)) in zip(results, files.items(), strict=True):
+    assert len(results) == len(files) + len(links)
+    for r, (drop_name, words) in zip(results[len(files):], links.items(), strict=True):
+        assert r.status == "rejected" and words in r.message and str(outside) in r.message, r.message
+        reason = db.query("select reason from ops.rejected_drop where feed = %s and drop_name = %s",
+                          (feed_name, drop_name))[1]
+        assert len(reason) == 1 and words in reason[0][0]
+        assert db.query("select status from ops.batch where batch_id = %s", (r.batch_id,))[1] == [("failed",)]
+    for r, (day, (_, _, words)) in zip(results, files.items(), strict=False):
         if words is None:
             assert r.status == "succeeded" and r.received == r.loaded + r.quarantined and r.loaded > 0, r
         else:

@@ -13,8 +13,10 @@ Three outcomes for a civil drop that is not yet accepted (department data never 
   unreadable, its sha256 differs from the manifest's, or its row count matches none of the accepted readings
   of the manifest's ``rows`` (data rows only; data rows + the ``合计`` totals row; data rows + the header
   line). An ``ops.batch`` row with status ``skipped`` names the file and the mismatch; the next run re-checks.
-* **rejected** (cannot become valid by waiting): the manifest is not JSON or has the wrong shape, names a
-  path outside its drop directory (``..``, an absolute path, a symbolic link leading out), names a file with
+* **rejected** (cannot become valid by waiting): the manifest is a symbolic link leading out of its directory,
+  lies in a ``YYYYMMDD`` day folder that is such a link (refused as the folder: ``drop_name`` is its name), is
+  larger than :data:`MAX_MANIFEST_BYTES` (refused unread), is not JSON or has the wrong shape, names a path
+  outside its drop directory (``..``, an absolute path, a symbolic link leading out), names a file with
   no registry object or twice, omits a registered register, or a file whose sha256 matches has a header
   without a registered column or cannot be read as CSV/XLSX at all. The refusal is recorded in
   ``ops.rejected_drop (feed, drop_name, sha256, reason)`` and as a ``failed`` ``ops.batch`` row naming the
@@ -37,8 +39,10 @@ date cells as ISO dates, a formula cell without a cached value as its formula te
 Petition exports: each file not yet accepted (by name and sha256) is parsed with defusedxml, DTDs forbidden
 (entity expansion, external entities); a file that is not well-formed, not a ``<petitions>`` document, or
 contains a DTD is rejected whole (``ops.rejected_drop`` + a ``failed`` batch row with the reason) and the next
-file is processed. The petition watermark is the latest *parseable* ``updatedAt`` (ISO-8601, ``Z``/``+08:00``/
-``+0800``, fractions; naive = Asia/Shanghai), in UTC; the raw text is kept as received.
+file is processed; an export that is a symbolic link out of its directory, lies in a day folder linked out of
+the exchange directory, or exceeds ``max_file_bytes`` is rejected likewise, unread. The petition watermark is
+the latest *parseable* ``updatedAt`` (ISO-8601, ``Z``/``+08:00``/``+0800``, fractions; naive = Asia/Shanghai),
+in UTC; the raw text is kept as received.
 """
 
 from __future__ import annotations
@@ -218,6 +222,7 @@ class _Found:
     layout: int  # 0 flat, 1 per-day folder
     path: Path
     drop_dir: Path  # the directory the file's (manifest's) names are relative to
+    day_folder: bool = False  # path is a YYYYMMDD folder that leads outside drop_dir: refused, never listed
 
 
 def _inside(path: Path, directory: Path) -> bool:
@@ -228,7 +233,9 @@ def _inside(path: Path, directory: Path) -> bool:
 
 
 def _find(directory: Path, pattern: re.Pattern[str]) -> list[_Found]:
-    """Files named ``pattern`` flat in ``directory`` or in its ``YYYYMMDD`` folders, in date order."""
+    """Files named ``pattern`` flat in ``directory`` or in its ``YYYYMMDD`` folders, in date order. A day folder
+    that is a symbolic link leading outside ``directory`` is not listed: it comes back as a ``day_folder`` entry,
+    which :func:`_read_own` refuses, so that the feed records the refusal."""
     if not directory.is_dir():
         return []
     found: list[_Found] = []
@@ -236,11 +243,12 @@ def _find(directory: Path, pattern: re.Pattern[str]) -> list[_Found]:
         m = pattern.fullmatch(p.name)
         if m and (p.is_symlink() or p.is_file()):
             found.append(_Found(m.group(1), 0, p, directory))
-        elif DAY_DIR_RE.fullmatch(p.name) and p.is_dir():
+        elif DAY_DIR_RE.fullmatch(p.name) and (p.is_symlink() or p.is_dir()):
             if not _inside(p, directory):
-                log.warning("%s: day folder %s leads outside the exchange directory (symbolic link): ignored",
-                            directory, p.name)
+                found.append(_Found(p.name, 1, p, directory, day_folder=True))
                 continue
+            if not p.is_dir():
+                continue  # a link to a file (or nowhere) inside the directory: no drop in it
             for q in p.iterdir():
                 m = pattern.fullmatch(q.name)
                 if m and (q.is_symlink() or q.is_file()):
@@ -248,18 +256,36 @@ def _find(directory: Path, pattern: re.Pattern[str]) -> list[_Found]:
     return sorted(found, key=lambda f: (f.date, f.layout, str(f.path)))
 
 
-def _read_own(found: _Found, limit: int | None = None) -> tuple[bytes | None, str, str | None]:
-    """(bytes, sha256, refusal): a file that is a symbolic link out of its directory, or larger than ``limit``
-    bytes, is never read."""
-    if found.path.is_symlink() and not _inside(found.path, found.drop_dir):
-        target = str(found.path.readlink())
+def _read_own(found: _Found, limit: int | None = None, limit_name: str = "feed option max_file_bytes",
+              ) -> tuple[bytes | None, str, str | None]:
+    """(bytes, sha256, refusal): a file (or day folder) that is a symbolic link out of its directory, or a file
+    larger than ``limit`` bytes, is never read: the size is taken before reading, and the read itself stops one
+    byte past the limit (a file that grows meanwhile is refused all the same)."""
+    if found.day_folder or (found.path.is_symlink() and not _inside(found.path, found.drop_dir)):
+        try:
+            target = str(found.path.readlink())
+        except OSError:
+            target = "(unreadable link)"
+        what = "day folder " if found.day_folder else ""
+        fix = (" Fix: deliver the day's files in a real folder of the exchange directory, not a link to one"
+               if found.day_folder else "")
         return None, _sha256(f"symlink:{target}".encode("utf-8", "surrogatepass")), (
-            f"{found.path.name} is a symbolic link to {_show(target)}, outside its directory: not read")
-    size = _oversize(found.path, limit) if limit is not None else None
-    if size is not None:
+            f"{what}{found.path.name} is a symbolic link to {_show(target)}, outside its directory: not read.{fix}")
+
+    def over(size: int) -> tuple[None, str, str]:
         return None, _sha256(f"oversize:{size}:{found.path.stat().st_mtime_ns}".encode()), (
-            f"{found.path.name} is {size} bytes, over the limit of {limit} bytes: not read (feed option max_file_bytes)")
-    data = found.path.read_bytes()
+            f"{found.path.name} is {size} bytes, over the limit of {limit} bytes: not read ({limit_name})")
+
+    if limit is None:
+        data = found.path.read_bytes()
+    else:
+        size = _oversize(found.path, limit)
+        if size is not None:
+            return over(size)
+        with found.path.open("rb") as f:
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            return over(found.path.stat().st_size)
     return data, _sha256(data), None
 
 
@@ -488,8 +514,7 @@ def _safe_path(drop_dir: Path, name: str) -> Path:
 
 def _manifest_entries(raw: bytes, manifest: str, name_date: str) -> tuple[dt.date, list[tuple[str, int, str]]]:
     """(drop date, [(file name, rows, sha256)]) of a manifest, or _Refuse naming what is wrong with it."""
-    if len(raw) > MAX_MANIFEST_BYTES:
-        raise _Refuse(f"manifest is {len(raw)} bytes, not a manifest (limit {MAX_MANIFEST_BYTES})")
+    # (its size is bounded before it is read: _read_own with MAX_MANIFEST_BYTES)
     try:
         spec = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -696,7 +721,7 @@ def extract_civil_drops(feed: Feed, warehouse_conninfo: str, directory: Path) ->
     for found in _manifests(directory):
         name = found.path.name
         try:
-            raw, sha, escape = _read_own(found)
+            raw, sha, escape = _read_own(found, MAX_MANIFEST_BYTES, "a manifest lists a few files")
         except OSError as exc:  # vanished or unreadable between listing and reading: look again next run
             batch_id = new_batch_id(feed.name, DROPS_LOCK)
             message = f"drop {name} incomplete, skipped this run: manifest cannot be read ({exc.strerror})"

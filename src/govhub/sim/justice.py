@@ -549,8 +549,12 @@ def serve_forever_daemon(port: int = 0, host: str = "127.0.0.1") -> None:
     path = info_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"pid": os.getpid(), "url": server.url, "clientId": server.app.client_id,
-                               "clientSecret": server.app.client_secret}))
+    tmp.unlink(missing_ok=True)
+    # it holds the client secret the hub's simulated connection uses: readable by the OS user only (0600, set at
+    # creation, so there is no moment it is world-readable)
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+        f.write(json.dumps({"pid": os.getpid(), "url": server.url, "clientId": server.app.client_id,
+                            "clientSecret": server.app.client_secret}))
     tmp.replace(path)  # atomic: a reader never sees half a file
     print(f"justice API at {server.url} (pid {os.getpid()})", flush=True)
 
