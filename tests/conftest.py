@@ -45,3 +45,13 @@ def pytest_sessionfinish(session, exitstatus):
 def reset_warehouse() -> None:
     """Drop everything the pipeline wrote, so a test module starts from an empty warehouse."""
     db.drop_warehouse_schemas()
+
+
+def write_audit(k: int) -> None:
+    """A stand-in build k in the audit schema for the publication swap's tests: two tables whose row counts and
+    ``version`` column say which build a reader sees (1,000 + k and 2,000 + k rows)."""
+    with db.connect() as conn:
+        conn.execute("drop schema if exists audit cascade")
+        conn.execute("create schema audit")
+        conn.execute(f"create table audit.fact as select g as id, {k} as version from generate_series(1, {1000 + k}) g")
+        conn.execute(f"create table audit.dim as select g as id, {k} as version from generate_series(1, {2000 + k}) g")

@@ -19,7 +19,7 @@ import pytest
 
 from govhub import db
 from govhub.settings import REPO_ROOT
-from tests.conftest import reset_warehouse
+from tests.conftest import reset_warehouse, write_audit
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT)])}
 # version k of a stand-in `published`: fact has 1000 + k rows, dim 2000 + k, every row says k
@@ -67,14 +67,6 @@ run_pipeline()
 
 def scalar(query: str, params=None):
     return db.query(query, params)[1][0][0]
-
-
-def write_audit(k: int) -> None:
-    with db.connect() as conn:
-        conn.execute("drop schema if exists audit cascade")
-        conn.execute("create schema audit")
-        conn.execute(f"create table audit.fact as select g as id, {k} as version from generate_series(1, {1000 + k}) g")
-        conn.execute(f"create table audit.dim as select g as id, {k} as version from generate_series(1, {2000 + k}) g")
 
 
 def start_driver(code: str, marker: Path, *args: str, timeout: float = 240) -> subprocess.Popen:

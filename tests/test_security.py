@@ -310,6 +310,18 @@ def test_grants_and_policies_are_checked_and_drift_is_refused(county):
         conn.rollback()
 
 
+def copy_live_version_into_audit(conn) -> tuple[list[str], list[str]]:
+    """The live version's tables copied into the audit schemas, as a new build (cheaper than dbt); returns the
+    published and the restricted table names."""
+    published, restricted = ([r[0] for r in conn.execute("select tablename from pg_tables where schemaname = %s",
+                                                         (schema,)).fetchall()] for schema in ("published", "restricted"))
+    for t in published:
+        conn.execute(f"create table audit.{t} as table published.{t}")
+    for t in restricted:
+        conn.execute(f"create table audit_restricted.{t} as table restricted.{t}")
+    return published, restricted
+
+
 def test_a_blocked_gate_leaves_restricted_unchanged(county):
     from govhub.pipeline import gate_and_publish
     from govhub.quality.gate import GateFailed
@@ -320,17 +332,13 @@ def test_a_blocked_gate_leaves_restricted_unchanged(county):
                            from restricted.restricted_warning_subject t""")[1]
 
     before = fingerprint()
-    published = [r[0] for r in db.query("select tablename from pg_tables where schemaname = 'published'")[1]]
-    restricted = [r[0] for r in db.query("select tablename from pg_tables where schemaname = 'restricted'")[1]]
     with db.connect() as conn:
         # a new build in the audit schemas (cheaper than dbt, same effect): new restricted rows (every name
         # changed) and a volume drop the gate blocks
+        published, restricted = copy_live_version_into_audit(conn)
         for t in published:
-            conn.execute(f"create table audit.{t} as table published.{t}")
             conn.execute(f"grant select on audit.{t} to {db.GATE}")  # as dbt's grants do: the gate reads audit
         conn.execute("delete from audit.fct_event where random() < 0.95")
-        for t in restricted:
-            conn.execute(f"create table audit_restricted.{t} as table restricted.{t}")
         changed = conn.execute("update audit_restricted.restricted_resident set person_name = 'NEW'").rowcount
     assert changed > 0
     try:
@@ -492,15 +500,11 @@ def test_a_privilege_drift_in_the_new_build_refuses_the_publication(county):
                         """)[1]
 
     before = state()
-    published = [r[0] for r in db.query("select tablename from pg_tables where schemaname = 'published'")[1]]
-    restricted = [r[0] for r in db.query("select tablename from pg_tables where schemaname = 'restricted'")[1]]
     with db.connect() as conn:
         # a new build in the audit schemas, as dbt leaves it (RLS enabled and forced, the jurisdiction policy on
         # every restricted table: copied from the live one), with new restricted rows
-        for t in published:
-            conn.execute(f"create table audit.{t} as table published.{t}")
+        published, restricted = copy_live_version_into_audit(conn)
         for t in restricted:
-            conn.execute(f"create table audit_restricted.{t} as table restricted.{t}")
             qual = conn.execute("select qual from pg_policies where schemaname = 'restricted' and tablename = %s "
                                 "and policyname = 'by_jurisdiction'", (t,)).fetchone()[0]
             conn.execute(f"alter table audit_restricted.{t} enable row level security")

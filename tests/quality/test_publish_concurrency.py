@@ -8,20 +8,12 @@ import time
 import pytest
 
 from govhub import db
-from tests.conftest import reset_warehouse
+from tests.conftest import reset_warehouse, write_audit
 
 PUBLICATIONS = 12
 # version k: fact has 1000 + k rows, dim has 2000 + k rows, and marker.version = k in both
 CONSISTENT = "select (select count(*) from published.fact), (select count(*) from published.dim), " \
              "(select max(version) from published.fact), (select max(version) from published.dim)"
-
-
-def write_audit(k: int) -> None:
-    with db.connect() as conn:
-        conn.execute("drop schema if exists audit cascade")
-        conn.execute("create schema audit")
-        conn.execute(f"create table audit.fact as select g as id, {k} as version from generate_series(1, {1000 + k}) g")
-        conn.execute(f"create table audit.dim as select g as id, {k} as version from generate_series(1, {2000 + k}) g")
 
 
 @pytest.fixture
