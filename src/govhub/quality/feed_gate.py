@@ -46,11 +46,10 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the contract: every naive timestamp is A
 USABLE_ID = ["valid", "repaired"]  # util.hub_id_status: what staging can use (repaired = legacy 15, spaces, x ...)
 # New batches: succeeded since the last successful publication and never judged by an earlier hold (a held or
 # released batch was judged; it is not validated again)
-# The batches a feed gate run checks: every loaded batch no run has checked yet (ops.batch_check), whenever it
-# committed — an extract that commits while a build runs is checked by the next run, never skipped.
-NEW_BATCHES = """select batch_id from ops.batch as b where status = 'succeeded'
-  and not exists (select from ops.batch_check as c where c.batch_id = b.batch_id)
-  and not exists (select from ops.batch_hold as h where h.batch_id = b.batch_id)"""
+# The batches a feed gate run checks: every loaded batch no run has checked yet, whenever it committed — an
+# extract that commits while a build runs is checked by the next run, never skipped. The rule is ops.excluded_batch's
+# (govhub.ops), the same one staging reads around until the check.
+NEW_BATCHES = "select batch_id from ops.excluded_batch as b where why = 'not checked yet'"
 # The checked batches a publication would newly carry: checked since the last successful publication, not held.
 CHECKED_SINCE_PUBLICATION = """select c.batch_id from ops.batch_check as c
   where c.checked_at > coalesce((select max(published_at) from ops.publication where gate_success), '-infinity')
