@@ -6,8 +6,11 @@ gone since its last successful batch — or when no batch ever succeeded. Equiva
 
 Used by the freshness check of the warehouse build and its alert (``pipeline.stale_feeds``), the per-feed GX
 suite (``quality.feed_gate``: hours since the last batch <= hours until the deadline), and the scorecard's
-timeliness. dbt's ``source freshness`` is not used: its fixed ``warn_after`` cannot express a cron schedule,
-and nothing ran it (the sources carry no ``freshness:`` blocks).
+timeliness, and dbt's ``source freshness`` (``dbt_vars``): dbt compares a fixed ``warn_after`` with the age of
+a ``loaded_at_query`` timestamp, so for a schedule with one fixed period ``P`` (hourly, every 15 minutes, daily
+at 23:00 …) the query returns the scheduled run at or before the last arrival and ``warn_after`` is ``P +
+GRACE``: dbt then warns exactly when this module says late. A schedule without one period (weekdays only, "8,20")
+gets the longest gap between its runs instead, a bound that never warns earlier than this module.
 """
 
 from __future__ import annotations
@@ -66,6 +69,57 @@ def check(feed: Feed, last_arrival: dt.datetime | None, now: dt.datetime | None 
         round((now - last).total_seconds() / 3600, 1), deadline.isoformat(),
         round((deadline - last).total_seconds() / 3600, 4),
         "on time" if on_time else f"late: the run due {due:%m-%d %H:%M} has not arrived ({late} min)")
+
+
+_SQL_TZ = "Asia/Shanghai"  # LOCAL_TZ as PostgreSQL names it
+
+
+@dataclass(frozen=True)
+class Period:
+    """A schedule's period in seconds, and the phase of its runs within it (local wall-clock seconds since
+    1970-01-01 modulo ``seconds``); ``uniform`` is false when the runs are not evenly spaced and ``seconds`` is
+    then the longest gap between two runs."""
+
+    seconds: int
+    phase: int
+    uniform: bool
+
+
+def period(schedule: str) -> Period:
+    """The runs of ``schedule`` over two weeks from a fixed Monday: one gap between all of them, or several."""
+    start = dt.datetime(2026, 1, 5, tzinfo=LOCAL_TZ)
+    runs = [start]
+    it = croniter(schedule, start - dt.timedelta(seconds=1))
+    while runs[-1] < start + dt.timedelta(days=14) and len(runs) < 20_000:
+        runs.append(it.get_next(dt.datetime))
+    runs = runs[1:]
+    gaps = {int((b - a).total_seconds()) for a, b in zip(runs, runs[1:], strict=False)}
+    longest = max(gaps)
+    wall = int((runs[0].replace(tzinfo=None) - dt.datetime(1970, 1, 1)).total_seconds())
+    return Period(longest, wall % longest, len(gaps) == 1)
+
+
+def dbt_freshness(feed: Feed) -> dict[str, Any]:
+    """The feed's dbt source freshness: ``warn_minutes`` and the ``loaded_at_query`` dbt ages against it (the
+    scheduled run at or before the last successful batch, from ``ops.batch`` as ``last_arrivals`` reads it)."""
+    p = period(feed.schedule)
+    name = feed.name.replace("'", "''")
+    last = "max(finished_at)"
+    if p.uniform:
+        local = f"extract(epoch from {last} at time zone '{_SQL_TZ}')"
+        anchor = (f"(to_timestamp(floor(({local} - {p.phase}) / {p.seconds}) * {p.seconds} + {p.phase})"
+                  f" at time zone 'UTC') at time zone '{_SQL_TZ}'")
+    else:
+        anchor = last
+    grace = int(GRACE.total_seconds())
+    return {"warn_minutes": (p.seconds + grace) // 60, "exact": p.uniform,
+            "loaded_at_query": f"select {anchor} from ops.batch where feed = '{name}' and status = 'succeeded'"}
+
+
+def dbt_vars() -> dict[str, Any]:
+    """dbt's ``--vars`` for every invocation (``transform.run_dbt``): ``hub_freshness`` per registry feed, which
+    the sources' ``freshness`` config reads. The same for every run, so dbt's partial parsing stays valid."""
+    return {"hub_freshness": {name: dbt_freshness(feed) for name, feed in load_registry().items()}}
 
 
 def last_arrivals(conn) -> dict[str, dt.datetime]:

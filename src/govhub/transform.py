@@ -7,6 +7,7 @@ model or test raises ``TransformError`` naming the nodes, which fails the Airflo
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -75,10 +76,14 @@ def run_dbt(args: list[str]) -> list[NodeResult]:
     """Invoke dbt in-process; raise TransformError when any node errors or fails."""
     from dbt.cli.main import dbtRunner
 
+    from govhub.freshness import dbt_vars
+
     prepare()
     os.environ.update(dbt_environment())
     started = time.perf_counter()
-    full = [*args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+    # the same vars on every invocation (registry-derived, not time-dependent): dbt's partial parse stays valid
+    full = [*args, "--vars", json.dumps(dbt_vars(), sort_keys=True),
+            "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
             "--target-path", str(target_dir()), "--log-path", str(dbt_log_dir())]
     result = dbtRunner().invoke(full)
     nodes: list[NodeResult] = []
@@ -97,8 +102,6 @@ def run_dbt(args: list[str]) -> list[NodeResult]:
 
 def manifest() -> dict:
     """dbt's manifest of the last parse/build (manifest.json in ``target_dir()``)."""
-    import json
-
     return json.loads((target_dir() / "manifest.json").read_text(encoding="utf-8"))
 
 
@@ -112,6 +115,18 @@ def upstream_sources(node_id: str, parents: dict[str, list[str]]) -> set[str]:
                 seen.add(parent)
                 stack.append(parent)
     return {n for n in seen if n.startswith("source.")}
+
+
+def source_freshness() -> dict[str, str]:
+    """``dbt source freshness`` (thresholds from govhub.freshness through ``hub_freshness``): feed -> ``pass`` or
+    ``warn`` (late), the worst of its tables; dbt also writes ``sources.json`` for the docs site."""
+    worst: dict[str, str] = {}
+    for n in run_dbt(["source", "freshness"]):
+        if n.node.startswith("source."):
+            feed = n.node.split(".")[2]
+            if worst.get(feed) != "warn":
+                worst[feed] = n.status
+    return worst
 
 
 def build(full_refresh: bool = False, select: str | None = None, exclude: str | None = None) -> list[NodeResult]:
