@@ -192,6 +192,26 @@ def browser():
         b.close()
 
 
+def _log_in(page, user: str, password: str, attempts: int = 3) -> None:
+    """Sign in through the UI's login form. On a loaded machine the form can be filled and submitted before its
+    script has taken over (the submit then reloads the empty form): when the page is still the login form after
+    the submit, fill it again — a wrong password fails every attempt, and the last one says what the page shows."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(1, attempts + 1):
+        page.wait_for_selector('input[name="username"]', timeout=60_000)
+        page.fill('input[name="username"]', user)
+        page.fill('input[name="password"]', password)
+        page.locator("button[type=submit]").click()
+        try:
+            page.wait_for_url(lambda url: "/auth/login" not in url, timeout=30_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts:
+                raise AssertionError(f"still on the login page after {attempts} sign-ins: "
+                                     f"{page.inner_text('body')[:500]!r}") from None
+
+
 def test_the_ui_login_page_and_the_scorecard_in_its_navigation_load_in_a_browser(served, scheduled_pass, browser):
     context = browser.new_context()
     page = context.new_page()
@@ -202,10 +222,7 @@ def test_the_ui_login_page_and_the_scorecard_in_its_navigation_load_in_a_browser
         page.wait_for_selector('input[name="username"]', timeout=60_000)
         assert "/auth/login" in page.url
         assert "Sign into Airflow" in page.inner_text("body")
-        page.fill('input[name="username"]', "admin")
-        page.fill('input[name="password"]', service.password("admin"))
-        page.locator("button[type=submit]").click()
-        page.wait_for_url(lambda url: "/auth/login" not in url, timeout=60_000)
+        _log_in(page, "admin", service.password("admin"))
         # the navigation: Plugins -> govhub -> Data quality scorecard, shown inside the UI
         page.get_by_role("button", name="Plugins").click()
         page.get_by_role("menuitem", name="govhub").hover()
