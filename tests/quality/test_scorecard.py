@@ -220,3 +220,43 @@ def test_daily_trends_of_the_last_30_days_as_charts(built):
     assert 0.5 < today["completeness"] <= 1
     assert all(d["completeness"] is None and not d["on_time"] for d in police[:-1])  # nothing before today
     assert built["html"].count('<svg class="trend"') == len(built["by_feed"])
+
+
+def _department_section(html: str, feed: str) -> str:
+    """The scorecard's part for one department: from its heading (``<h2 id="feed">``) to the next heading."""
+    start = html.index(f'<h2 id="{feed}">')
+    end = html.find("<h2", start + 1)
+    return html[start:end if end > 0 else len(html)]
+
+
+def test_held_drifted_and_unknown_codes_are_shown_for_their_department(built, tmp_path):
+    """Issue 'A county the hub has never seen': what the hub held, the schema drift it saw and the codes outside
+    the contract's lists are on the department's own part of the page, in words, with the fix."""
+    from govhub.extract.drift import Drift, record_drift
+    from govhub.quality.scorecard import build_scorecard
+
+    drift = Drift("health", "smd_patient", "birth_date", "retyped", "blocking", "date", "integer",
+                  "birth_date arrives as integer, not date: smd_patient is not loaded until the department fixes the type")
+    with db.connect() as conn:
+        record_drift(conn, [drift])
+        conn.execute("""insert into ops.batch_hold (batch_id, feed, object, run_id, reason)
+                        values ('police.RK_CZRK.test', 'police', 'RK_CZRK', 'held-by-test',
+                                'RK_CZRK: 2 of 3 records have an empty primary key (at most 1% allowed)')""")
+        unknown = conn.execute("""select feed, object, column_name, raw_value, records
+                                  from intermediate.int_quality__unknown_codes order by records desc limit 1""").fetchone()
+    try:
+        html = build_scorecard(tmp_path).read_text(encoding="utf-8")
+    finally:
+        with db.connect() as conn:
+            conn.execute("delete from ops.batch_hold where run_id = 'held-by-test'")
+            conn.execute("delete from ops.schema_drift where feed = 'health' and object = 'smd_patient' and column_name = 'birth_date'")
+    police = _department_section(html, "police")
+    assert "Held out of the warehouse" in police and "RK_CZRK: 2 of 3 records have an empty primary key" in police
+    assert "hub release police" in police
+    health = _department_section(html, "health")
+    assert "smd_patient.birth_date" in health and drift.detail in health and "blocking (retyped)" in health
+    assert "Nothing held." in health and "empty primary key" not in health
+    if unknown:  # the tiny county's departments send codes outside the lists (the simulator's quirk rates)
+        feed, obj, column, raw_value, _ = unknown
+        assert f"{obj}.{column}" in _department_section(html, feed)
+        assert f"<code>{raw_value}</code>" in html
