@@ -177,7 +177,7 @@ LOAD_CHUNK_ROWS = 10_000  # records held in memory per COPY (two chunks at a tim
 PIECE_ROWS = 1_000  # records prepared between two sends: the server parses one piece while the next is prepared
 _NO_WAIT = 1 << 62  # LibpqWriter's flush threshold: never wait on a write (the chunk bounds the buffer)
 _STR_OR_NONE = {str, type(None)}
-_COPY_SPECIAL = (b"\\", b"\t", b"\n", b"\r")  # bytes COPY's text format needs escaped
+_COPY_SPECIAL = (b"\\", b"\t", b"\r")  # bytes COPY's text format escapes (besides a line break)
 
 
 def _copy_escape(value: str | None) -> str:
@@ -194,6 +194,7 @@ class _Chunk:
     hashes: list[bytes]    # row hashes, hex
     keys: list[str]        # record keys
     columns: list[list[str | None]]  # the values as text, column by column (for the rare escaped COPY text)
+    plain: bool  # no value holds a byte COPY's text format escapes (nor 0x1F), so a payload is a COPY line
 
     @staticmethod
     def merge(pieces: list[_Chunk]) -> _Chunk:
@@ -202,11 +203,12 @@ class _Chunk:
         return _Chunk(list(chain.from_iterable(p.payloads for p in pieces)),
                       list(chain.from_iterable(p.hashes for p in pieces)),
                       list(chain.from_iterable(p.keys for p in pieces)),
-                      [list(chain.from_iterable(col)) for col in zip(*(p.columns for p in pieces), strict=True)])
+                      [list(chain.from_iterable(col)) for col in zip(*(p.columns for p in pieces), strict=True)],
+                      all(p.plain for p in pieces))
 
     def select(self, keep: list[int]) -> _Chunk:
         return _Chunk(_select(self.payloads, keep), _select(self.hashes, keep), _select(self.keys, keep),
-                      [_select(col, keep) for col in self.columns])
+                      [_select(col, keep) for col in self.columns], self.plain)
 
 
 def _select(values: list, keep: list[int]) -> list:
@@ -296,20 +298,30 @@ def load_batch(conn: psycopg.Connection, feed: Feed, obj: FeedObject, records: I
         keep = [i for i in range(n) if i not in reasons] if reasons else None
         kept_cols = cols if keep is None else [_select(col, keep) for col in cols]
         m = n if keep is None else len(keep)
-        while True:
-            try:
-                # a column whose values are all non-empty text holds no null (filter counts truth in C)
-                nulls = [0 if len(list(filter(None, col))) == m else col.count(None) for col in kept_cols]
-                hash_cols = [col if not k else ["\x00" if v is None else v for v in col]
-                             for col, k in zip(kept_cols, nulls, strict=True)]
-                # "" adds the last separator; UTF-8 as row_hash encodes
+        nulls: list[int] = []
+        joined, payloads, plain = b"", [], True
+        if m:  # (a piece whose every record is refused has nothing to hash)
+            while True:
+                try:
+                    # a column whose values are all non-empty text holds no null (filter counts truth in C)
+                    nulls = [0 if len(list(filter(None, col))) == m else col.count(None) for col in kept_cols]
+                    hash_cols = [col if not k else ["\x00" if v is None else v for v in col]
+                                 for col, k in zip(kept_cols, nulls, strict=True)]
+                    # the piece's payloads as one UTF-8 text, a line each (one encode instead of one per row)
+                    joined = "\x1f\n".join(map("\x1f".join, zip(*hash_cols, strict=True))).encode("utf-8") + b"\x1f"
+                    break
+                except TypeError:
+                    cols = [col if set(map(type, col)) <= _STR_OR_NONE else list(map(as_text, col)) for col in cols]
+                    kept_cols = cols if keep is None else [_select(col, keep) for col in cols]
+            if joined.count(b"\n") == m - 1:
+                payloads = joined.split(b"\n")
+                # the COPY text can be these payloads as they are (see copy_text) when no value needs escaping
+                plain = joined.count(b"\x1f") == m * n_columns and not any(c in joined for c in _COPY_SPECIAL)
+            else:  # a value holds a line break: one payload at a time ("" adds the last separator)
                 payloads = list(map(_UTF8, map("\x1f".join, zip(*hash_cols, repeat("", m), strict=True))))
-                break
-            except TypeError:
-                cols = [col if set(map(type, col)) <= _STR_OR_NONE else list(map(as_text, col)) for col in cols]
-                kept_cols = cols if keep is None else [_select(col, keep) for col in cols]
+                plain = False
         # a NUL that is not a null's: the payloads hold exactly one NUL byte per null unless a value has one
-        if b"".join(payloads).count(b"\x00") != sum(nulls):
+        if joined.count(b"\x00") != sum(nulls):
             for col in kept_cols:
                 nul_rows.update((i if keep is None else keep[i]) for i, v in enumerate(col) if v and "\x00" in v)
         for i in reasons:  # rows already refused are checked for a NUL too, so their reasons are complete
@@ -338,7 +350,7 @@ def load_batch(conn: psycopg.Connection, feed: Feed, obj: FeedObject, records: I
         keys = kept_cols[key_at[0]] if len(key_at) == 1 else list(
             map("|".join, zip(*[kept_cols[j] for j in key_at], strict=True)))
         hashes = list(map(hexlify, map(_DIGEST, map(hashlib.sha256, payloads))))
-        prepared = _Chunk(payloads, hashes, keys, kept_cols)  # type: ignore[arg-type]
+        prepared = _Chunk(payloads, hashes, keys, kept_cols, plain)  # type: ignore[arg-type]
         # the same hash is the same values, so the same key: a repeated hash is a repeated version
         if not seen.isdisjoint(hashes) or len(set(hashes)) != m:
             first = []
@@ -351,9 +363,7 @@ def load_batch(conn: psycopg.Connection, feed: Feed, obj: FeedObject, records: I
         return prepared
 
     def copy_text(chunk: _Chunk) -> bytes:
-        payload = b"".join(chunk.payloads)
-        if (fast_text and payload.count(b"\x1f") == len(chunk.payloads) * n_columns
-                and not any(c in payload for c in _COPY_SPECIAL)):
+        if fast_text and chunk.plain:
             # nothing to escape: the payloads are the COPY lines, 0x1F for a tab and NUL (a null) for \N
             text = b"".join(chain.from_iterable(zip(chunk.payloads, chunk.hashes, repeat(b"\x1f"),
                                                     map(_UTF8, chunk.keys), repeat(lineage_tail + b"\n"))))
