@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import select
 import uuid
 from binascii import hexlify
 from collections.abc import Callable, Iterable
@@ -412,7 +413,8 @@ def load_batch(conn: psycopg.Connection, feed: Feed, obj: FeedObject, records: I
 
     iterator = iter(records)
     pending: tuple[Any, list[_Chunk], bool] | None = None  # a chunk's COPY still sending while the next is prepared
-    copying: Any = None
+    copying: Any = None  # the COPY being written (a created table's stays open across chunks)
+    copy: Any = None
     try:
         while chunk_records := list(islice(iterator, chunk_rows)):
             first_no = result.received + 1
@@ -436,21 +438,32 @@ def load_batch(conn: psycopg.Connection, feed: Feed, obj: FeedObject, records: I
             else:
                 if guard:
                     conn.execute("savepoint load_chunk")
-                copying, copy = open_copy()
+                if copying is None:  # a table created now (nothing to redo) keeps one COPY for the whole batch
+                    copying, copy = open_copy()
                 for lo in range(0, len(chunk_records), PIECE_ROWS):
                     piece = prepare(chunk_records[lo:lo + PIECE_ROWS], first_no + lo, seen)
-                    pieces.append(piece)
                     if piece.keys:
                         copy.write(copy_text(piece))
                         pump()
-                done_copy, copying = copying, None
-                finish(done_copy, pieces, guard)
+                    if guard:
+                        pieces.append(piece)
+                    else:
+                        result.inserted += len(piece.keys)
+                if guard:
+                    done_copy, copying = copying, None
+                    finish(done_copy, pieces, guard)
+                else:  # what is still queued is sent before the next chunk: libpq's buffer stays within a chunk
+                    while conn.pgconn.flush():
+                        select.select([], [conn.pgconn.socket], [], 1.0)
             del chunk_records, pieces
             if result.received // progress_every != (first_no - 1) // progress_every:
                 log.info("%s.%s: %d records received", feed.name, obj.name, result.received)
         if pending is not None:
             done, pending = pending, None
             finish(*done)
+        if copying is not None:
+            done_copy, copying = copying, None
+            done_copy.__exit__(None, None, None)
     except BaseException as exc:
         in_flight = copying if copying is not None else pending[0] if pending is not None else None
         if in_flight is not None:  # end the COPY in flight before the error goes up
