@@ -8,8 +8,10 @@ only a missing column, a vanished key or a lossy type holds the object.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from operator import itemgetter, methodcaller
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -193,19 +195,39 @@ def _fixed_width_parser(fmt: str) -> Callable[[str], bool] | None:
         # the common case (e.g. %Y%m%d%H%M%S): a day is checked once per distinct day, the clock by comparing
         # two-digit strings (hour < 24, minute and second < 60)
         days: dict[str, bool] = {}
+        good_days: set[str] = set()
         limits = [(slices[p][0], slices[p][1], "24" if p == "%H" else "60") for p in parts[3:]]
+        # the same check for a whole column at once: one regular expression over the values, one line each
+        clock = "".join("(?:[01][0-9]|2[0-3])" if p == "%H" else "[0-5][0-9]" for p in parts[3:])
+        lines = re.compile(f"(?:[0-9]{{8}}{clock}\n)*")
 
-        def valid(value: str) -> bool:
-            if len(value) != at or not value.isascii() or not value.isdigit():
-                return False
-            day = value[:8]
+        def day_ok(day: str) -> bool:
             ok = days.get(day)
             if ok is None:
                 if len(days) > 100_000:
                     days.clear()
                 ok = days[day] = valid_fields(day + "0" * (at - 8))
-            return ok and all(value[a:b] < limit for a, b, limit in limits)
+            return ok
 
+        def valid(value: str) -> bool:
+            if len(value) != at or not value.isascii() or not value.isdigit():
+                return False
+            return day_ok(value[:8]) and all(value[a:b] < limit for a, b, limit in limits)
+
+        def unsure(values: list[Any]) -> list[int]:
+            """Indexes of the values ``valid`` does not vouch for (all of them checked in C when well formed)."""
+            if set(map(type, values)) == {str}:
+                text = "\n".join(values) + "\n"
+                if text.count("\n") == len(values) and lines.fullmatch(text):
+                    new_days = set(map(_FIRST_8, values)) - good_days  # a set difference in C: days seen before
+                    bad_days = {d for d in new_days if not day_ok(d)}
+                    if len(good_days) > 100_000:
+                        good_days.clear()
+                    good_days.update(new_days - bad_days)
+                    return [i for i, v in enumerate(values) if v[:8] in bad_days] if bad_days else []
+            return [i for i, v in enumerate(values) if type(v) is not str or not valid(v)]
+
+        valid.unsure = unsure  # type: ignore[attr-defined]
         return valid
 
     def valid(value: str) -> bool:
@@ -214,9 +236,13 @@ def _fixed_width_parser(fmt: str) -> Callable[[str], bool] | None:
     return valid
 
 
+_FIRST_8 = itemgetter(slice(0, 8))
+
+
 def validator(obj: FeedObject) -> Validator:
     column, fmt = obj.incremental.get("column"), obj.incremental.get("format")
     fast = _fixed_width_parser(fmt) if fmt else None
+    unsure = getattr(fast, "unsure", None)
 
     def validate(record: dict[str, Any]) -> list[str]:
         if not column:
@@ -235,6 +261,21 @@ def validator(obj: FeedObject) -> Validator:
                 return [f"update column {column} = {value!r} is not in format {fmt}"]
         return []
 
+    def suspects(records: list[dict[str, Any]]) -> list[int]:
+        """The records ``validate`` may refuse (the loader asks it about those only): an empty update column, and
+        with a format every value the fast check does not vouch for (a datetime is taken as it is)."""
+        if not column:
+            return []
+        values = list(map(methodcaller("get", column), records))
+        if not fmt:
+            return [i for i, v in enumerate(values) if v is None] if None in values else []
+        if unsure is not None:
+            found = unsure(values)
+        else:
+            found = range(len(values))
+        return [i for i in found if not isinstance(values[i], dt.datetime | dt.date)]
+
+    validate.suspects = suspects  # type: ignore[attr-defined]
     return validate
 
 
