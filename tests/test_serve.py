@@ -215,14 +215,21 @@ def _log_in(page, user: str, password: str, attempts: int = 3) -> None:
 def test_the_ui_login_page_and_the_scorecard_in_its_navigation_load_in_a_browser(served, scheduled_pass, browser):
     context = browser.new_context()
     page = context.new_page()
+    errors: list[str] = []  # console errors and uncaught exceptions, of the UI and of the scorecard's frame
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
     try:
         # anonymous: the scorecard is refused, the UI sends the visitor to its login page
         assert page.goto(f"{served.url}/hub-quality/").status == 401
+        errors.clear()
         page.goto(f"{served.url}/", wait_until="load")
         page.wait_for_selector('input[name="username"]', timeout=60_000)
         assert "/auth/login" in page.url
         assert "Sign into Airflow" in page.inner_text("body")
+        # the UI asks who is signed in before showing its form: the anonymous answer (401) is all it may log
+        assert all("status of 401" in e for e in errors), errors
         _log_in(page, "admin", service.password("admin"))
+        errors.clear()
         # the navigation: Plugins -> govhub -> Data quality scorecard, shown inside the UI
         page.get_by_role("button", name="Plugins").click()
         page.get_by_role("menuitem", name="govhub").hover()
@@ -231,6 +238,7 @@ def test_the_ui_login_page_and_the_scorecard_in_its_navigation_load_in_a_browser
         frame = page.frame_locator("iframe").first
         frame.locator("text=县公安局").first.wait_for(timeout=60_000)
         assert "Data-quality scorecard" in frame.locator("body").inner_text()
+        assert errors == []  # signed in: the UI, the plugin page and the scorecard log no error
     finally:
         context.close()
 
