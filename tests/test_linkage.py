@@ -395,6 +395,13 @@ def test_the_hub_resolves_incrementally_and_a_full_resolution_gives_the_same_xre
                               where {linkage.KEY_SQL.format(p='s.person')} <> x.resident_key""")[1][0][0]
     assert mismatched == 0
     assert db.query("select count(*) from linkage.record_state")[1][0][0] == len(incremental_xref)
+    # the state keeps a record's usable number, and NULL (not a stringified missing value) for the others
+    wrong_number = db.query("""select count(*) from linkage.record_state s
+                               join intermediate.int_person_records__unioned r
+                                 on s.uid = r.source || '|' || r.source_object || '|' || r.source_record_id
+                              where s.id_number is distinct from
+                                    case when r.id_status in ('valid', 'repaired') then left(r.id_number, 32) end""")
+    assert wrong_number[1][0][0] == 0
 
 
 def test_vectorised_birth_and_sex_of_numbers_agree_with_the_scalar_ones():

@@ -36,6 +36,7 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from govhub import db
@@ -189,18 +190,26 @@ def id_sex(id_number: str | None) -> str | None:
     return "M" if int(id_number[16]) % 2 else "F"
 
 
+@functools.lru_cache(maxsize=65536)
+def _birth_of_date_part(part: str) -> str | None:
+    return id_birth("0" * 6 + part)
+
+
+def _id_birth_by_date_part(id_number: object) -> str | None:
+    """``id_birth``, computed once per date part (a county has ~30k birth dates)."""
+    if not isinstance(id_number, str) or len(id_number) < 14:
+        return None
+    return _birth_of_date_part(id_number[6:14])
+
+
 def id_births(ids: pd.Series) -> pd.Series:
-    """``id_birth`` of every number, computed once per distinct date part (a county has ~30k birth dates)."""
-    text = ids.where(ids.map(lambda v: isinstance(v, str)), None)
-    part = text.where(text.str.len() >= 14).str[6:14]
-    return _map_distinct(part, lambda p: id_birth("0" * 6 + p)).where(part.notna(), None)
+    """``id_birth`` of every number (once per distinct number: no per-record string slicing in pandas)."""
+    return _map_distinct(ids, _id_birth_by_date_part)
 
 
 def id_sexes(ids: pd.Series) -> pd.Series:
-    """``id_sex`` of every number, computed once per distinct 17th character."""
-    text = ids.where(ids.map(lambda v: isinstance(v, str)), None)
-    part = text.where(text.str.len() >= 17).str[16:17]
-    return _map_distinct(part, lambda c: id_sex("0" * 16 + c)).where(part.notna(), None)
+    """``id_sex`` of every number, once per distinct number."""
+    return _map_distinct(ids, id_sex)
 
 
 # ------------------------------------------------------------------------------------------ doubted numbers
@@ -215,16 +224,19 @@ def doubted_ids(known: pd.DataFrame) -> set[str]:
     birth_ok = [birth_agrees(b, e) for b, e in zip(known["birth"], embedded_birth, strict=True)]
     sex_ok = [s == e if isinstance(s, str) and e is not None else None
               for s, e in zip(known["sex"], embedded_sex, strict=True)]
-    frame = known.assign(birth_ok=birth_ok, sex_ok=sex_ok, norm=known["name"].map(normalise_name))
+    frame = known.assign(birth_ok=birth_ok, sex_ok=sex_ok, norm=_map_distinct(known["name"], normalise_name))
     frame["norm"] = frame["norm"].astype(object).where(frame["norm"].notna(), None)
-    # vectorised first: a record whose exact (normalised) name another record of the number carries agrees
-    named_count = frame.groupby("id_number")["norm"].transform("count")
-    same_count = frame.groupby(["id_number", "norm"], dropna=False)["uid"].transform("size")
+    # vectorised first: a record whose exact (normalised) name another record of the number carries agrees.
+    # Grouped on integer codes of the number and the name (object strings hashed once, not once per groupby).
+    id_codes = pd.factorize(frame["id_number"].astype(object), use_na_sentinel=False)[0]
+    norm_codes = pd.factorize(frame["norm"], use_na_sentinel=False)[0]
     has_name = frame["norm"].notna()
+    named_count = has_name.astype(int).groupby(id_codes).transform("sum")
+    same_count = frame["uid"].groupby([id_codes, norm_codes]).transform("size")
     others_named = named_count - has_name.astype(int)
     same_name = has_name & (same_count > 1)
     # records of the number that state its birth date: the number is surely theirs
-    confirmed = (has_name & (frame["birth_ok"] == True)).groupby(frame["id_number"]).transform("sum")  # noqa: E712
+    confirmed = (has_name & (frame["birth_ok"] == True)).groupby(id_codes).transform("sum")  # noqa: E712
     undecided = frame[(frame["birth_ok"] != True) & ~same_name]  # noqa: E712 (None is not True either)
     # names as written (a middle dot holds a place an unreadable character may have taken), one per record
     named = (frame[has_name & frame["id_number"].isin(undecided["id_number"])]
@@ -269,6 +281,8 @@ def load_records() -> pd.DataFrame:
     # Everything crosses to Python as bounded text: a date is text only within 1900-01-01..9999-12-31 (staging
     # already nulls impossible ones; psycopg would raise on a year-0 or year-10000 date), names and addresses are
     # cut to lengths no real one reaches (a megabyte of garbage must not stall pinyin or Splink).
+    # The address key is the one int_addresses__matched computed for the address (util.hub_addr_key: ten regular
+    # expressions, not worth running again per record); an address it lacks gets it computed here.
     # The address as matched to the building registry (int_addresses__matched: any prefix, numerals, group and
     # house words read) is compared, not the text: departments write one building many ways.
     matched = db.query("select to_regclass('intermediate.int_addresses__matched') is not null")[1][0][0]
@@ -280,26 +294,37 @@ def load_records() -> pd.DataFrame:
                   r.id_status, left(r.person_name, 64) as name, r.sex,
                   case when r.birth_date between date '1900-01-01' and date '9999-12-31'
                        then to_char(r.birth_date, 'YYYYMMDD') end as birth,
-                  left(util.hub_addr_key(r.address), 200) as address_key,
+                  left({'case when m.address is not null then m.address_key else util.hub_addr_key(r.address) end'
+                        if matched else 'util.hub_addr_key(r.address)'}, 200) as address_key,
                   {'m.building_id::text, m.grid_code::text, m.village_code::text' if matched else
                    'null::text as building_id, null::text as grid_code, null::text as village_code'}
            from intermediate.int_person_records__unioned as r
            {'left join intermediate.int_addresses__matched as m on m.address = r.address' if matched else ''}) as q""")
-    frame = pd.DataFrame(rows, columns=cols)
+    # object columns (None for a missing value), not pandas' Arrow strings: ``isin`` of Arrow strings builds a
+    # pyarrow scalar per probe value in Python, and a missing Arrow string reached COPY as the text 'nan'
+    frame = pd.DataFrame(rows, columns=cols, dtype=object)
     return frame.sort_values("uid", kind="stable", ignore_index=True)
 
 
-def _modes(rows: pd.DataFrame, column: str) -> pd.Series:
-    """ID number -> the most frequent non-missing value of ``column`` among its records (ties: first seen)."""
-    counts = rows[rows[column].notna()].groupby(["id_number", column], sort=False).size().reset_index(name="n")
-    counts = counts.sort_values("n", ascending=False, kind="stable").drop_duplicates("id_number")
-    return counts.set_index("id_number")[column]
+def _modes(id_codes: np.ndarray, values: pd.Series) -> pd.Series:
+    """Per ID number (``id_codes``: its code, numbered from 0 by ``pd.factorize``) the most frequent non-missing
+    value of ``values`` among its records (ties: first seen); indexed by code, an ID number without one absent."""
+    stated = values.notna().to_numpy()
+    # grouped on integer codes (numbered in order of first appearance, as groupby(sort=False) orders groups):
+    # object strings are hashed once, not once per groupby
+    codes, distinct = pd.factorize(values[stated].astype(object))
+    counts = (pd.DataFrame({"id": id_codes[stated], "value": codes}).groupby(["id", "value"], sort=False).size()
+              .reset_index(name="n"))
+    counts = counts.sort_values("n", ascending=False, kind="stable").drop_duplicates("id")
+    return pd.Series(distinct.take(counts["value"].to_numpy()), index=counts["id"].to_numpy(), dtype=object)
 
 
 def _map_distinct(values: pd.Series, function) -> pd.Series:
     """``function`` applied once per distinct value (names repeat: a county has far fewer names than records)."""
-    distinct = values.dropna().unique()
-    out = values.map(dict(zip(distinct, map(function, distinct), strict=True))).astype(object)
+    codes, distinct = pd.factorize(values.astype(object))  # one hash pass; -1 for a missing value
+    results = np.empty(len(distinct) + 1, dtype=object)  # the last slot (code -1): None
+    results[:-1] = [function(value) for value in distinct]
+    out = pd.Series(results[codes], index=values.index, dtype=object)
     return out.where(out.notna(), None)
 
 
@@ -325,20 +350,23 @@ def profiles(known_rows: pd.DataFrame) -> pd.DataFrame:
     """One profile per usable, undoubted ID number (``known_rows``: its records): the number's own birth date and
     sex, the most frequent name and address of its records, the one-record-per-person registers that hold it,
     and a ``fingerprint`` of all that (a changed fingerprint is a changed candidate for Splink)."""
-    known = pd.DataFrame({"uid": known_rows["id_number"].drop_duplicates().values})
+    # ID numbers as codes 0.. in order of first appearance (the profiles' order): grouped on integers below
+    id_codes, id_numbers = pd.factorize(known_rows["id_number"].astype(object), use_na_sentinel=False)
+    known = pd.DataFrame({"uid": np.asarray(id_numbers, dtype=object)})
+    code = pd.Series(np.arange(len(known)))
     for column in ("name", "address_key", "building_id", "grid_code", "village_code"):
-        known[column] = known["uid"].map(_modes(known_rows, column)) if column in known_rows else None
+        known[column] = code.map(_modes(id_codes, known_rows[column])) if column in known_rows else None
     known["id"] = known["uid"]
     # the number's own birth date and sex are the person's: departments copy them from the number
     known["birth"] = id_births(known["uid"])
     known["sex"] = id_sexes(known["uid"])
     # the registers as a bit set (one bit per register of REGISTER_BITS), summed over distinct (number, register)
-    bit = pd.Series(0, index=known_rows.index, dtype="int64")
-    for (source, obj), value in REGISTER_BITS.items():
-        bit = bit.mask((known_rows["source"] == source) & (known_rows["source_object"] == obj), value)
-    held = (pd.DataFrame({"id_number": known_rows["id_number"], "bit": bit})[bit > 0].drop_duplicates()
-            .groupby("id_number")["bit"].sum())
-    known["registers"] = known["uid"].map(held)
+    bit = pd.Series([REGISTER_BITS.get(register, 0) for register in
+                     zip(known_rows["source"], known_rows["source_object"], strict=True)],
+                    index=known_rows.index, dtype="int64")
+    held = (pd.DataFrame({"id": id_codes, "bit": bit.to_numpy()})[bit.to_numpy() > 0].drop_duplicates()
+            .groupby("id")["bit"].sum())
+    known["registers"] = code.map(held)
     known = known.astype(object).where(known.notna(), None)
     known["fingerprint"] = pd.util.hash_pandas_object(
         known[["uid", *PROFILE_COLUMNS[1:], "registers"]].fillna("\x00"), index=False).astype(str)
@@ -694,7 +722,7 @@ def load_previous() -> tuple[Previous | None, Model | None]:
     """What the last run left, and the kept model (None, None on a fresh warehouse)."""
     def frame(sql: str) -> pd.DataFrame:
         cols, rows = db.query(sql)
-        return pd.DataFrame(rows, columns=cols)
+        return pd.DataFrame(rows, columns=cols, dtype=object)  # object, as load_records (fast isin)
 
     model_rows = db.query("select settings, trained_on_records from linkage.model where id = 1")[1]
     model = None
@@ -714,6 +742,10 @@ def load_previous() -> tuple[Previous | None, Model | None]:
 
 
 def _copy(conn, table: str, columns: list[str], rows) -> None:
+    """COPY ``rows`` (a DataFrame, its columns in order, or an iterable of tuples) into ``table``."""
+    if isinstance(rows, pd.DataFrame):  # whole columns to Python lists: no per-row pandas access
+        rows = zip(*(rows[c].astype(object).where(rows[c].notna(), None).tolist() for c in rows.columns),
+                   strict=True)
     with conn.cursor().copy(f"copy {table} ({', '.join(columns)}) from stdin") as copy:
         for row in rows:
             copy.write_row(row)
@@ -780,35 +812,34 @@ def link_probabilistically(full_refresh: bool = False, run_id: str = "manual", r
     linked = {uid: (id_number, p) for uid, id_number, p in result.links}
     with db.connect(role=db.TRANSFORMER) as conn:
         _delete_uids(conn, result.touched, full)
-        _copy(conn, "linkage.record_state", ["uid", "fingerprint", "id_number", "doubted", "person"],
-              state.itertuples(index=False))
+        _copy(conn, "linkage.record_state", ["uid", "fingerprint", "id_number", "doubted", "person"], state)
         outcome = sorted((set(linked) | result.doubted) & result.touched)
         _copy(conn, "linkage.probabilistic_links", ["source", "source_object", "source_record_id",
                                                     "linked_id_number", "match_probability", "id_doubted"],
               ((*uid.split("|", 2), *linked.get(uid, (None, 0.0)), uid in result.doubted) for uid in outcome))
         if result.candidates is not None:
             _copy(conn, "linkage.candidate_pair", ["uid", "id_number", "match_probability"],
-                  result.candidates.itertuples(index=False))
+                  result.candidates)
         if full:
             conn.execute("truncate linkage.profile_state")
-            _copy(conn, "linkage.profile_state", ["id_number", "fingerprint"], result.profiles.itertuples(index=False))
+            _copy(conn, "linkage.profile_state", ["id_number", "fingerprint"], result.profiles)
         elif result.changed_profiles:
             conn.execute("create temporary table changed_profile (id_number text primary key) on commit drop")
             _copy(conn, "changed_profile", ["id_number"], ((i,) for i in result.changed_profiles))
             conn.execute("delete from linkage.profile_state s using changed_profile c where s.id_number = c.id_number")
             _copy(conn, "linkage.profile_state", ["id_number", "fingerprint"],
-                  result.profiles[result.profiles["id_number"].isin(result.changed_profiles)].itertuples(index=False))
+                  result.profiles[result.profiles["id_number"].isin(result.changed_profiles)])
         if result.trained and result.model is not None:
             conn.execute("""insert into linkage.model (id, settings, trained_on_records) values (1, %s::jsonb, %s)
                             on conflict (id) do update set settings = excluded.settings, trained_at = now(),
                                 trained_on_records = excluded.trained_on_records""",
                          (json.dumps(result.model.settings), result.model.trained_on_records))
             conn.execute("truncate linkage.name_tf")
-            _copy(conn, "linkage.name_tf", ["name_norm", "tf_name_norm"], result.model.name_tf.itertuples(index=False))
+            _copy(conn, "linkage.name_tf", ["name_norm", "tf_name_norm"], result.model.name_tf)
         if len(changes):
             conn.execute("""create temporary table person_change (uid text, person_old text, person_new text,
                             kind text) on commit drop""")
-            _copy(conn, "person_change", ["uid", "person_old", "person_new", "kind"], changes.itertuples(index=False))
+            _copy(conn, "person_change", ["uid", "person_old", "person_new", "kind"], changes)
             conn.execute(f"""insert into linkage.resident_key_change
                                  (run_id, source, source_object, source_record_id, old_key, new_key, kind)
                              select %s, split_part(uid, '|', 1), split_part(uid, '|', 2),
