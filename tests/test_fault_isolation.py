@@ -7,7 +7,6 @@ import datetime as dt
 import pytest
 
 from govhub import db
-from tests.conftest import reset_warehouse
 
 MARKER = "故障注入"  # the name of the one department record the injected fault trips on
 
@@ -17,14 +16,7 @@ def scalar(query: str, params=None):
 
 
 @pytest.fixture(scope="module")
-def published_county(hub_env):
-    from govhub.orchestrate import run_pipeline
-    from govhub.sim import justice, runner
-
-    reset_warehouse()
-    runner.generate("tiny", reset=True)
-    justice.start_background()
-    run_pipeline()
+def published_county(tiny_county):
     assert scalar("select count(*) from ops.publication where gate_success") == 1
 
 

@@ -358,17 +358,13 @@ def _xref() -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def tiny_two_days(hub_env):
+def tiny_two_days(tiny_county):
     """The tiny county run on day 0 (a first, full resolution), then one simulated day later (incremental)."""
     from govhub import db
     from govhub.orchestrate import run_pipeline
-    from govhub.sim import justice, runner
-    from tests.conftest import reset_warehouse
+    from govhub.sim import runner
 
-    reset_warehouse()
-    runner.generate("tiny", reset=True)
-    justice.start_background()
-    first = run_pipeline()
+    first = tiny_county.outcomes
     runner.advance(1)
     second = run_pipeline()
     runs = db.query("select mode, trained, records, touched, scored from linkage.linkage_run order by finished_at")[1]

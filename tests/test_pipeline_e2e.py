@@ -10,7 +10,6 @@ import yaml
 
 from govhub import db
 from govhub.settings import TRUTH_DB
-from tests.conftest import reset_warehouse
 
 ID18 = re.compile(r"(?<![0-9A-Za-z])[1-9]\d{5}(18|19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])\d{3}[\dXx](?![0-9A-Za-z])")
 
@@ -20,31 +19,13 @@ def scalar(query: str, params=None, database: str = "warehouse"):
 
 
 @pytest.fixture(scope="module")
-def first_pass(hub_env):
-    import io
-    import time
-
-    from rich.console import Console
-
-    from govhub.cli import print_summary
-    from govhub.console import PipelineView
-    from govhub.orchestrate import run_pipeline
-    from govhub.sim import justice, runner
-
-    reset_warehouse()
-    runner.generate("tiny", reset=True)
-    justice.start_background()  # idempotent: the session's simulated justice API
-    # through the console of `hub demo` (its Airflow listener sees the real tasks), into a buffer
-    shown = io.StringIO()
-    out = Console(file=shown, width=100, soft_wrap=True)
-    with PipelineView(out, live=False) as view:
-        outcomes = run_pipeline(view=view)
-    print_summary(out, time.perf_counter())
-    SHOWN.append(shown.getvalue())
-    return outcomes
+def first_pass(tiny_county):
+    """The tiny county's first pass through `hub demo`'s console (tests/conftest.py runs it once per process)."""
+    SHOWN[:] = [tiny_county.console]
+    return tiny_county.outcomes
 
 
-SHOWN: list[str] = []
+SHOWN: list[str] = []  # what the console showed
 DEMO_HEADER_LINES = 6  # title, log path, PostgreSQL, justice API, connections, generated county (cli.cmd_demo)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from govhub import db
-from tests.conftest import reset_warehouse
 
 
 def published_fingerprint() -> dict[str, str]:
@@ -15,13 +14,7 @@ def published_fingerprint() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def published_once(hub_env):
-    from govhub.orchestrate import run_pipeline
-    from govhub.sim import runner
-
-    reset_warehouse()
-    runner.generate("tiny", reset=True)
-    run_pipeline()
+def published_once(tiny_county):
     return published_fingerprint()
 
 
