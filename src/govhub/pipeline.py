@@ -37,7 +37,9 @@ def extract(feed: str, interval: tuple[str, str] | None = None, objects: list[st
 
 
 def _n(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+    """``count`` and the noun, plural unless one ("1 batch", "3 batches", "2 records")."""
+    plural = noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
+    return f"{count:,} {noun if count == 1 else plural}"
 
 
 def describe_batch(r) -> str:
