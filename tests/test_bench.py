@@ -44,3 +44,14 @@ def test_stage_meter_sees_time_and_each_stage_s_own_peak_memory():
     if meter.resettable:  # Linux: the peak is reset per stage, so the small stage does not inherit the big one's
         assert stages["small"]["peak_rss_mb"] < stages["big"]["peak_rss_mb"] - 200
     assert meter.seconds("big", "small") <= stages["outer"]["seconds"] + 0.01
+
+
+def test_slowest_nodes_ranks_dbt_nodes_and_totals_them_by_resource_type():
+    from govhub.bench import slowest_nodes
+    from govhub.transform import NodeResult
+
+    nodes = [NodeResult("model.govhub.a", "success", 3.0, None), NodeResult("test.govhub.t1", "pass", 0.5, None),
+             NodeResult("model.govhub.b", "success", 7.25, None), NodeResult("test.govhub.t2", "pass", 1.0, None)]
+    out = slowest_nodes(nodes, top=3)
+    assert [n["node"] for n in out["slowest"]] == ["model.govhub.b", "model.govhub.a", "test.govhub.t2"]
+    assert out["by_type"] == {"model": {"nodes": 2, "seconds": 10.25}, "test": {"nodes": 2, "seconds": 1.5}}

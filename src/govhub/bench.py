@@ -269,10 +269,10 @@ class StageMeter:
 
 
 @contextmanager
-def _timed_calls(meter: StageMeter) -> Iterator[None]:
+def _timed_calls(meter: StageMeter, nodes: list[Any] | None = None) -> Iterator[None]:
     """Time the pipeline's own steps from inside: dbt (``transform.build``, split at the linkage step),
     ``linkage.link_probabilistically`` and the publication gate ``gate.run_gate``. The pipeline code runs
-    unchanged; the attributes are restored afterwards."""
+    unchanged; the attributes are restored afterwards. dbt's per-node results are appended to ``nodes``."""
     from govhub import linkage, transform
     from govhub.quality import gate
 
@@ -282,7 +282,10 @@ def _timed_calls(meter: StageMeter) -> Iterator[None]:
 
     def dbt_build(*args: Any, **kwargs: Any) -> Any:
         with meter.stage("dbt_after_linkage" if state["linked"] else "dbt_before_linkage"):
-            return originals[(transform, "build")](*args, **kwargs)
+            built = originals[(transform, "build")](*args, **kwargs)
+        if nodes is not None:
+            nodes.extend(built)
+        return built
 
     def link(*args: Any, **kwargs: Any) -> Any:
         with meter.stage("linkage"):
@@ -330,7 +333,8 @@ def pipeline_pass(kind: str, scale: str, progress: Progress | None = None) -> di
     meter = StageMeter()
     run_id = f"bench-{scale}-{kind}-{dt.datetime.now():%Y%m%dT%H%M%S}"
     out: dict[str, Any] = {"kind": kind, "run_id": run_id, "extract_rows": 0, "new_versions": 0}
-    with _timed_calls(meter):
+    dbt_nodes: list[Any] = []
+    with _timed_calls(meter, dbt_nodes):
         with meter.stage("extract"):
             for name in load_registry():
                 _say(progress, f"{kind} pass: extract {name} ...")
@@ -352,6 +356,7 @@ def pipeline_pass(kind: str, scale: str, progress: Progress | None = None) -> di
             except (gate.GateFailed, gate.GateError, pipeline.BuildFailed) as exc:
                 out["gate_passed"], out["gate_message"] = False, str(exc)[:500]
     out["stages"] = meter.stages
+    out["dbt_slowest_nodes"] = slowest_nodes(dbt_nodes)
     out["seconds"] = meter.seconds(*PASS_STAGES)
     out["dbt_seconds"] = meter.seconds("dbt_before_linkage", "dbt_after_linkage")
     out["linkage_seconds"] = meter.seconds("linkage")
@@ -363,6 +368,19 @@ def pipeline_pass(kind: str, scale: str, progress: Progress | None = None) -> di
             "select case when to_regclass('intermediate.int_person_records__unioned') is not null then "
             "(select count(*) from intermediate.int_person_records__unioned) end").fetchone()[0]
     return out
+
+
+def slowest_nodes(nodes: list[Any], top: int = 15) -> dict[str, Any]:
+    """Where a pass's dbt time went: the ``top`` slowest nodes and the total per resource type (model, test,
+    unit_test, seed) — what to make incremental next, read off the run rather than guessed."""
+    by_type: dict[str, dict[str, float]] = {}
+    for n in nodes:
+        kind = n.node.split(".", 1)[0]
+        entry = by_type.setdefault(kind, {"nodes": 0, "seconds": 0.0})
+        entry["nodes"] += 1
+        entry["seconds"] = round(entry["seconds"] + n.seconds, 2)
+    ranked = sorted(nodes, key=lambda n: n.seconds, reverse=True)[:top]
+    return {"by_type": by_type, "slowest": [{"node": n.node, "seconds": round(n.seconds, 2)} for n in ranked]}
 
 
 def _ratio(a: float | None, b: float | None, digits: int = 3) -> float | None:

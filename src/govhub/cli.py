@@ -459,6 +459,9 @@ def print_summary(out, started: float) -> None:
 def cmd_bench(args: argparse.Namespace) -> int:
     from govhub.bench import format_results, run_bench
 
+    if not args.verbose:  # as `hub run`: the bench prints its own progress; Airflow's info lines (a line per
+        # batch, GX's registrations) would bury it. Read when Airflow is first imported, so set before.
+        os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     results = run_bench(args.scale, rows=args.rows, generate_only=tuple(args.generate or ()), build=not args.no_build,
                         progress=lambda line: print(line, flush=True))
     print()

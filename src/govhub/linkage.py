@@ -506,6 +506,10 @@ def train(known: pd.DataFrame, unknown: pd.DataFrame) -> Model:
 
 def _trained(linker, records: int) -> Model:
     linker.training.estimate_u_using_random_sampling(max_pairs=300_000, seed=1)
+    untrained = [m.replace("\n", " ") for m in linker._settings_obj._not_trained_messages() if "u values" in m]
+    if untrained:
+        log.info("linkage model: %d comparisons keep a default u value on some level (not seen in the random "
+                 "sample): %s", len(untrained), "; ".join(untrained))
     name_tf = linker.table_management.compute_tf_table("name_norm").as_pandas_dataframe()
     name_tf = name_tf[name_tf["name_norm"].notna()][["name_norm", "tf_name_norm"]].reset_index(drop=True)
     return Model(linker.misc.save_model_to_json(), name_tf, records)
@@ -517,7 +521,17 @@ def predict(known: pd.DataFrame, unknown: pd.DataFrame, threshold: float | None 
     pairs); without a ``model`` one is trained on these two tables first."""
     model = model or train(known, unknown)
     linker = _linker(known, unknown, model)
-    pairs = linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
+    # Splink warns at every predict() that some u values were not seen in the random sample (levels such as
+    # "day and month swapped" that chance rarely produces; they keep Splink's default). That is a fact about the
+    # kept model, logged once when it is trained (_trained); repeated per incremental run it only buries the
+    # console, so it is silenced here and nowhere else.
+    splink_linker_log = logging.getLogger("splink.internals.linker")
+    level = splink_linker_log.level
+    splink_linker_log.setLevel(logging.ERROR)
+    try:
+        pairs = linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
+    finally:
+        splink_linker_log.setLevel(level)
     return pairs[["uid_l", "uid_r", "match_probability"]]
 
 

@@ -35,7 +35,7 @@ from govhub.extract.registry import Feed, load_registry
 from govhub.freshness import GRACE, last_arrivals
 from govhub.freshness import check as check_freshness
 from govhub.ops import ensure_ops, ensure_setup
-from govhub.quality.gate import RESULT_FORMAT, SUITES_DIR, _redact, quote_ident
+from govhub.quality.gate import RESULT_FORMAT, SUITES_DIR, _redact, quote_ident, without_progress_bars
 from govhub.quality.gate import raised as _raised
 from govhub.settings import WAREHOUSE_DB
 
@@ -461,7 +461,7 @@ def _run_feed_gate(run_id: str, suites: dict[str, Any] | None = None) -> FeedGat
             warnings.simplefilter("ignore")
             # ephemeral: GX's runtime state (data source, assets, suites, results) lives in this process only,
             # and the feed gate renders no Data Docs, so concurrent runs share no GX state
-            context = gx.get_context(mode="ephemeral")
+            context = without_progress_bars(gx.get_context(mode="ephemeral"))
             url = db.role_address(db.GATE).url(WAREHOUSE_DB, driver="postgresql+psycopg")
             datasource = context.data_sources.add_or_update_sql(name="warehouse_feeds", connection_string=url)
         by_asset: dict[str, list[_Planned]] = {}

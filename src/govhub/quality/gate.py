@@ -155,11 +155,21 @@ def id_number_columns(schema: str, table: str, columns: list[str]) -> dict[str, 
     return {c: n for c, n in zip(columns, row, strict=True) if n}
 
 
+def without_progress_bars(context: Any) -> Any:
+    """GX draws a "Calculating Metrics" bar per expectation on stderr: hundreds of lines in a task log or the
+    console of `hub run`/`hub bench`, where the hub reports progress itself. Both keys: GX's validator reads
+    ``metric_calculations`` after ``globally``, so ``globally`` alone is overridden by the default."""
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return context
+
+
 def _context():
     import great_expectations as gx
 
     gx_root().mkdir(parents=True, exist_ok=True)
-    return gx.get_context(mode="file", project_root_dir=str(gx_root()))
+    return without_progress_bars(gx.get_context(mode="file", project_root_dir=str(gx_root())))
 
 
 def run_gate(run_id: str, schema: str = "audit", tables: list[str] | None = None) -> list[ExpectationOutcome]:
