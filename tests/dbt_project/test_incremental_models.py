@@ -18,7 +18,9 @@ from govhub import db
 
 ADDRESSES = "intermediate.int_addresses__matched"
 EVENTS = "intermediate.int_events__unioned"
-INCREMENTAL = {ADDRESSES: "int_addresses__matched", EVENTS: "int_events__unioned"}
+PERSONS = "intermediate.int_person_records__unioned"
+INCREMENTAL = {ADDRESSES: "int_addresses__matched", EVENTS: "int_events__unioned",
+               PERSONS: "int_person_records__unioned"}
 METADATA = ("built_at",)  # when a row was (re)built: differs between the paths by design
 HELD_BATCH = "0-test-incremental-held"
 
@@ -60,7 +62,7 @@ def _rebuild(full_refresh: bool = False) -> dict[str, int]:
     from govhub import transform
 
     nodes = transform.run_dbt(["run"] + (["--full-refresh"] if full_refresh else []) + [
-        "--select", "int_person_records__unioned", *INCREMENTAL.values()])
+        "--select", *INCREMENTAL.values()])
     return {n.node.split(".")[-1]: int(n.message.split()[-1]) for n in nodes
             if n.node.split(".")[-1] in INCREMENTAL.values()}
 
@@ -86,13 +88,16 @@ def _assert_same_as_full_refresh() -> None:
             db.query(f"drop table if exists {table}_incremental")
 
 
-def _add_version(table: str, record_key: str, batch_id: str, **changes) -> None:
-    """A newer raw version of one source record: its last version with ``changes``, in batch ``batch_id``."""
+def _add_version(table: str, record_key: str, batch_id: str, new_key: str | None = None, **changes) -> None:
+    """A newer raw version of one source record: its last version with ``changes``, in batch ``batch_id``
+    (with ``new_key`` as its record key: a record the department never sent before)."""
     with db.connect() as conn:
         conn.execute(f'create temp table version as select * from raw."{table}" where _record_key = %s '
                      "order by _extracted_at desc limit 1", (record_key,))
         conn.execute("update version set " + ", ".join(f'"{c}" = %s' for c in changes)
                      + ", _batch_id = %s, _row_hash = md5(random()::text)", [*changes.values(), batch_id])
+        if new_key is not None:
+            conn.execute("update version set _record_key = %s", (new_key,))
         conn.execute(f'insert into raw."{table}" select * from version')
 
 
@@ -145,20 +150,31 @@ def test_a_late_update_a_held_batch_and_its_release_match_a_full_refresh(two_day
     assert (new_address,) in after and (old_address,) not in after
     assert {k for k, v in after.items() if before.get(k) != v} == {(new_address,)}  # only the new text parsed
     assert merged["int_addresses__matched"] == 1
+    assert merged["int_person_records__unioned"] == 1  # the one record the department updated, no other
+    _assert_same_as_full_refresh()
+
+    # a record the department sends for the first time, in the same batch: built, then gone with the hold below
+    newcomer = "0-test-incremental-newcomer"
+    _add_version("health__smd_patient", patient, HELD_BATCH, new_key=newcomer, patient_id=newcomer,
+                 address=new_address, updated_at=_later("health__smd_patient", "updated_at"))
+    assert _rebuild()["int_person_records__unioned"] == 1
+    assert scalar(f"select count(*) from {PERSONS} where source_record_id = %s", (newcomer,)) == 1
     _assert_same_as_full_refresh()
 
     # (2) the update's batch is held after it was built (the feed gate failed it): the earlier version is current
-    # again, so its text is back and the held one's is gone
+    # again, so its text is back and the held one's is gone; the newcomer, in no other batch, leaves the records
     db.query("""insert into ops.batch_hold (batch_id, feed, object, run_id, reason)
                 values (%s, 'health', 'smd_patient', 'test', 'a blocking check failed')""", (HELD_BATCH,))
     _rebuild()
     assert (old_address,) in _built_at(ADDRESSES) and (new_address,) not in _built_at(ADDRESSES)
+    assert scalar(f"select count(*) from {PERSONS} where source_record_id = %s", (newcomer,)) == 0
     _assert_same_as_full_refresh()
 
     # (3) released: the held version arrives again
     feed_gate.release("health", [HELD_BATCH], by="test", note="confirmed")
     _rebuild()
     assert (new_address,) in _built_at(ADDRESSES) and (old_address,) not in _built_at(ADDRESSES)
+    assert scalar(f"select count(*) from {PERSONS} where source_record_id = %s", (newcomer,)) == 1
     _assert_same_as_full_refresh()
 
 
