@@ -462,6 +462,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if not args.verbose:  # as `hub run`: the bench prints its own progress; Airflow's info lines (a line per
         # batch, GX's registrations) would bury it. Read when Airflow is first imported, so set before.
         os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+        # and dbt's line per node (hundreds a pass) stays in $HUB_HOME/dbt/logs/dbt.log, not on the console
+        os.environ.setdefault("DBT_LOG_LEVEL", "warn")
+        os.environ.setdefault("DBT_LOG_LEVEL_FILE", "debug")  # (the file follows the console level unless set)
     results = run_bench(args.scale, rows=args.rows, generate_only=tuple(args.generate or ()), build=not args.no_build,
                         progress=lambda line: print(line, flush=True))
     print()
