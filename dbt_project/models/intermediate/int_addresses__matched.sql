@@ -46,12 +46,7 @@
     its parents' SQL, and the macros it expands (rendered here, so a changed confidence table or edit-distance
     bound counts too). -#}
 {%- set code_checksums = [local_md5(address_match_confidence('m') ~ '|' ~ address_texts() ~ '|'
-                                    ~ var('address_max_edit_distance', 1))] -%}
-{%- if execute -%}
-    {%- for node_id in [model.unique_id] + (model.depends_on.nodes | sort) -%}
-        {%- do code_checksums.append(graph.nodes[node_id].checksum.checksum if node_id in graph.nodes else node_id) -%}
-    {%- endfor -%}
-{%- endif -%}
+                                    ~ var('address_max_edit_distance', 1))] + node_checksums() -%}
 {#- A table built before this model was incremental has no reference_fingerprint: rebuild every row. (In a dbt
     unit test `this` is the name of the fixture, a string, with the columns the test gives.) -#}
 {%- set incremental = is_incremental() and (this is string
@@ -92,9 +87,7 @@ built as (
 -- the definitions of the SQL functions the parsing calls (macros/addresses.sql, udfs.sql): a deploy that changes
 -- one reparses every address
 util_functions as (
-    select string_agg(pg_get_functiondef(p.oid), '|' order by p.oid::regprocedure::text) as definitions
-    from pg_proc as p
-    where p.pronamespace = 'util'::regnamespace and p.prokind = 'f'
+    select {{ util_function_definitions() }} as definitions
 ),
 
 -- everything an address's row reads besides its text, by the columns read here

@@ -18,12 +18,7 @@
 {#- The code this model's rows depend on: its own SQL and that of its parents (staging, address matching,
     the taxonomy seed). A changed checksum changes reference_fingerprint, so a deploy that changes how events
     are parsed or placed rebuilds every event on the next daily run instead of only the new ones. -#}
-{%- set code_checksums = [] -%}
-{%- if execute -%}
-    {%- for node_id in [model.unique_id] + (model.depends_on.nodes | sort) -%}
-        {%- do code_checksums.append(graph.nodes[node_id].checksum.checksum if node_id in graph.nodes else node_id) -%}
-    {%- endfor -%}
-{%- endif -%}
+{%- set code_checksums = node_checksums() -%}
 {#- A table built before this model was incremental has none of the bookkeeping columns: rebuild every row. -#}
 {%- set incremental = is_incremental()
     and 'reference_fingerprint' in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}

@@ -22,12 +22,7 @@
 {#- The code the rows depend on: this model's SQL and its parents' (node checksums), the staging macros (the
     `code_fingerprint` var govhub.transform passes: a digest of dbt_project/macros) and the util SQL functions
     as installed (pg_proc, read below). A change rebuilds every record on the next run. -#}
-{%- set code_checksums = [var('code_fingerprint', 'none')] -%}
-{%- if execute -%}
-    {%- for node_id in [model.unique_id] + (model.depends_on.nodes | sort) -%}
-        {%- do code_checksums.append(graph.nodes[node_id].checksum.checksum if node_id in graph.nodes else node_id) -%}
-    {%- endfor -%}
-{%- endif -%}
+{%- set code_checksums = [var('code_fingerprint', 'none')] + node_checksums() -%}
 {#- A table built before this model was incremental has no change_key: rebuild every row. (In a dbt unit test
     `this` is the name of the fixture, a string.) -#}
 {%- set incremental = is_incremental() and (this is string
@@ -37,9 +32,7 @@
     is estimated to match one row, and PostgreSQL planned nested-loop anti-joins (9 minutes at county scale). -#}
 {%- set reference_fingerprint = 'none' -%}
 {%- if execute -%}
-    {%- set installed = run_query("select coalesce(string_agg(pg_get_functiondef(p.oid), '|' order by "
-                                  ~ "p.oid::regprocedure::text), '') from pg_proc as p where p.pronamespace = "
-                                  ~ "to_regnamespace('util') and p.prokind = 'f'") -%}
+    {%- set installed = run_query("select " ~ util_function_definitions()) -%}
     {%- set reference_fingerprint = local_md5(code_checksums | join(',') ~ '|' ~ installed.columns[0].values()[0]) -%}
     {%- if incremental and this is not string -%}
         {%- set stale = run_query("select exists (select from " ~ this ~ " where reference_fingerprint is distinct from '"
@@ -100,68 +93,68 @@ left_behind as (
 ),
 
 unioned as (
-    select 'police' as source, 'RK_CZRK' as source_object, source_record_id, id_number_raw, id_number, id_status,
+    select {{ person_record_origin('stg_police__residents') }}, source_record_id, id_number_raw, id_number, id_status,
            person_name, sex, birth_date, current_address as address, 'registered' as residence_type,
-           person_status = 'deceased' as is_deceased, source_updated_at, s.batch_id as change_key, s.batch_id
+           person_status = 'deceased' as is_deceased, source_updated_at, {{ person_record_change_key('s', 'stg_police__residents') }} as change_key, s.batch_id
     from residents as s
-    {{ unless_built('police', 'RK_CZRK', 'stg_police__residents', incremental) }}
+    {{ unless_built('stg_police__residents', incremental) }}
     union all
-    select 'police', 'RK_LDRK', source_record_id, id_number_raw, id_number, id_status,
-           person_name, sex, birth_date, current_address, 'floating', false, source_updated_at, s.batch_id, s.batch_id
+    select {{ person_record_origin('stg_police__floating_residents') }}, source_record_id, id_number_raw, id_number, id_status,
+           person_name, sex, birth_date, current_address, 'floating', false, source_updated_at, {{ person_record_change_key('s', 'stg_police__floating_residents') }}, s.batch_id
     from floating as s
-    {{ unless_built('police', 'RK_LDRK', 'stg_police__floating_residents', incremental) }}
+    {{ unless_built('stg_police__floating_residents', incremental) }}
     union all
-    select 'police', 'ZDRY', source_record_id, id_number_raw, id_number, id_status,
-           person_name, null, null, null, 'unknown', false, source_updated_at, s.batch_id, s.batch_id
+    select {{ person_record_origin('stg_police__key_persons') }}, source_record_id, id_number_raw, id_number, id_status,
+           person_name, null, null, null, 'unknown', false, source_updated_at, {{ person_record_change_key('s', 'stg_police__key_persons') }}, s.batch_id
     from key_persons as s
-    {{ unless_built('police', 'ZDRY', 'stg_police__key_persons', incremental) }}
+    {{ unless_built('stg_police__key_persons', incremental) }}
     union all
-    select 'health', 'smd_patient', source_record_id, id_number_raw, id_number, id_status,
-           person_name, sex, birth_date, address, 'unknown', management_status = 'deceased', source_updated_at, s.batch_id, s.batch_id
+    select {{ person_record_origin('stg_health__smd_patients') }}, source_record_id, id_number_raw, id_number, id_status,
+           person_name, sex, birth_date, address, 'unknown', management_status = 'deceased', source_updated_at, {{ person_record_change_key('s', 'stg_health__smd_patients') }}, s.batch_id
     from smd_patients as s
-    {{ unless_built('health', 'smd_patient', 'stg_health__smd_patients', incremental) }}
+    {{ unless_built('stg_health__smd_patients', incremental) }}
     union all
-    select 'health', 'death_cert', source_record_id, id_number_raw, id_number, id_status,
-           person_name, null, null, address, 'unknown', true, source_updated_at, s.batch_id, s.batch_id
+    select {{ person_record_origin('stg_health__death_certificates') }}, source_record_id, id_number_raw, id_number, id_status,
+           person_name, null, null, address, 'unknown', true, source_updated_at, {{ person_record_change_key('s', 'stg_health__death_certificates') }}, s.batch_id
     from deaths as s
-    {{ unless_built('health', 'death_cert', 'stg_health__death_certificates', incremental) }}
+    {{ unless_built('stg_health__death_certificates', incremental) }}
     union all
-    select 'justice', 'corrections', source_record_id, id_number_raw, id_number, id_status,
-           person_name, sex, birth_date, residence_address, 'unknown', false, source_updated_at, s.batch_id, s.batch_id
+    select {{ person_record_origin('stg_justice__corrections') }}, source_record_id, id_number_raw, id_number, id_status,
+           person_name, sex, birth_date, residence_address, 'unknown', false, source_updated_at, {{ person_record_change_key('s', 'stg_justice__corrections') }}, s.batch_id
     from corrections as s
-    {{ unless_built('justice', 'corrections', 'stg_justice__corrections', incremental) }}
+    {{ unless_built('stg_justice__corrections', incremental) }}
     union all
-    select 'justice', 'resettlement', source_record_id, id_number_raw, id_number, id_status,
-           person_name, sex, birth_date, residence_address, 'unknown', false, source_updated_at, s.batch_id, s.batch_id
+    select {{ person_record_origin('stg_justice__resettlement') }}, source_record_id, id_number_raw, id_number, id_status,
+           person_name, sex, birth_date, residence_address, 'unknown', false, source_updated_at, {{ person_record_change_key('s', 'stg_justice__resettlement') }}, s.batch_id
     from resettlement as s
-    {{ unless_built('justice', 'resettlement', 'stg_justice__resettlement', incremental) }}
+    {{ unless_built('stg_justice__resettlement', incremental) }}
     union all
     -- the petitioner of each petition (object named after the export file stem, as the civil registers)
-    select 'petition', 'xinfang', source_record_id, id_number_raw, id_number, id_status,
-           person_name, null, null, petitioner_address, 'unknown', false, source_updated_at, s.batch_id, s.batch_id
+    select {{ person_record_origin('stg_petition__petitions') }}, source_record_id, id_number_raw, id_number, id_status,
+           person_name, null, null, petitioner_address, 'unknown', false, source_updated_at, {{ person_record_change_key('s', 'stg_petition__petitions') }}, s.batch_id
     from petitions as s
-    {{ unless_built('petition', 'xinfang', 'stg_petition__petitions', incremental) }}
+    {{ unless_built('stg_petition__petitions', incremental) }}
     union all
     -- civil registers carry no update time: the drop date of the record's latest change stands in
-    select 'civil', '低保对象', source_record_id, id_number_raw, id_number, id_status,
-           person_name, sex, birth_date, address, 'unknown', false, last_change_on::timestamp at time zone 'Asia/Shanghai', {{ person_record_change_key('s', civil=true) }}, s.batch_id
+    select {{ person_record_origin('stg_civil__subsistence_allowance') }}, source_record_id, id_number_raw, id_number, id_status,
+           person_name, sex, birth_date, address, 'unknown', false, last_change_on::timestamp at time zone 'Asia/Shanghai', {{ person_record_change_key('s', 'stg_civil__subsistence_allowance') }}, s.batch_id
     from subsistence_allowance as s
-    {{ unless_built('civil', '低保对象', 'stg_civil__subsistence_allowance', incremental, civil=true) }}
+    {{ unless_built('stg_civil__subsistence_allowance', incremental) }}
     union all
-    select 'civil', '特困人员', source_record_id, id_number_raw, id_number, id_status,
-           person_name, sex, birth_date, address, 'unknown', false, last_change_on::timestamp at time zone 'Asia/Shanghai', {{ person_record_change_key('s', civil=true) }}, s.batch_id
+    select {{ person_record_origin('stg_civil__extreme_poverty') }}, source_record_id, id_number_raw, id_number, id_status,
+           person_name, sex, birth_date, address, 'unknown', false, last_change_on::timestamp at time zone 'Asia/Shanghai', {{ person_record_change_key('s', 'stg_civil__extreme_poverty') }}, s.batch_id
     from extreme_poverty as s
-    {{ unless_built('civil', '特困人员', 'stg_civil__extreme_poverty', incremental, civil=true) }}
+    {{ unless_built('stg_civil__extreme_poverty', incremental) }}
     union all
-    select 'civil', '残疾人', source_record_id, id_number_raw, id_number, id_status,
-           person_name, sex, null, address, 'unknown', false, last_change_on::timestamp at time zone 'Asia/Shanghai', {{ person_record_change_key('s', civil=true) }}, s.batch_id
+    select {{ person_record_origin('stg_civil__disabled') }}, source_record_id, id_number_raw, id_number, id_status,
+           person_name, sex, null, address, 'unknown', false, last_change_on::timestamp at time zone 'Asia/Shanghai', {{ person_record_change_key('s', 'stg_civil__disabled') }}, s.batch_id
     from disabled as s
-    {{ unless_built('civil', '残疾人', 'stg_civil__disabled', incremental, civil=true) }}
+    {{ unless_built('stg_civil__disabled', incremental) }}
     union all
-    select 'civil', '留守人员', source_record_id, id_number_raw, id_number, id_status,
-           person_name, null, null, address, 'unknown', false, last_change_on::timestamp at time zone 'Asia/Shanghai', {{ person_record_change_key('s', civil=true) }}, s.batch_id
+    select {{ person_record_origin('stg_civil__left_behind') }}, source_record_id, id_number_raw, id_number, id_status,
+           person_name, null, null, address, 'unknown', false, last_change_on::timestamp at time zone 'Asia/Shanghai', {{ person_record_change_key('s', 'stg_civil__left_behind') }}, s.batch_id
     from left_behind as s
-    {{ unless_built('civil', '留守人员', 'stg_civil__left_behind', incremental, civil=true) }}
+    {{ unless_built('stg_civil__left_behind', incremental) }}
 ),
 
 final as (
