@@ -23,6 +23,7 @@ def _one(conn, sql: str, *params):
 @pytest.mark.parametrize(("written", "value"), [
     ("15", 15), ("０１５", 15), ("十五", 15), ("十", 10), ("二十", 20), ("九十九", 99), ("一百", 100),
     ("一百零五", 105), ("一百二十", 120), ("一百二十三", 123), ("一二〇", 120), ("〇九", 9), ("两", 2),
+    ("一千", 1000), ("一千零五", 1005), ("一千零一十五", 1015), ("一千一百", 1100), ("两千三百四十五", 2345),
     ("abc", None), ("", None), (None, None),
 ])
 def test_numbers_as_written(address_udfs, written, value):

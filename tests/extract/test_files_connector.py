@@ -730,6 +730,7 @@ def test_petition_attacks_are_rejected_whole_and_the_next_file_loads(county, tmp
             assert r.status == "succeeded" and r.received == r.loaded + r.quarantined and r.loaded > 0, r
         else:
             assert r.status == "rejected" and f"xinfang_{day}.xml" in r.message and words in r.message, r.message
+            assert r.message.lower().count("fix:") == 1, r.message  # the fix is said once, and said
             reason = db.query("select reason from ops.rejected_drop where feed = %s and drop_name = %s",
                               (feed_name, f"xinfang_{day}.xml"))[1]
             assert len(reason) == 1 and words in reason[0][0]

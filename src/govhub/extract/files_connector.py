@@ -132,9 +132,10 @@ create table if not exists ops.rejected_drop (
 class _Refuse(Exception):
     """Department data that cannot become valid by waiting: the drop is rejected."""
 
-    def __init__(self, reason: str, obj: str = DROPS_LOCK, drifts: list[Drift] | None = None):
+    def __init__(self, reason: str, obj: str = DROPS_LOCK, drifts: list[Drift] | None = None, fix: str | None = None):
         super().__init__(reason)
         self.reason, self.object, self.drifts = reason, obj, drifts or []
+        self.fix = fix  # what the department must do, when more specific than re-delivering (said once, by _reject)
 
 
 class _Wait(Exception):
@@ -198,11 +199,13 @@ def _record_skip(conninfo: str, feed: str, obj: str, batch_id: str, drop_name: s
     log.warning("%s: %s skipped: %s", feed, drop_name, message)
 
 
-def _reject(conninfo: str, feed: Feed, obj: str, drop_name: str, sha: str, reason: str, what: str) -> BatchResult:
+def _reject(conninfo: str, feed: Feed, obj: str, drop_name: str, sha: str, reason: str, what: str,
+            fix: str | None = None) -> BatchResult:
     """Refuse ``drop_name`` (this sha256) for good: ops.rejected_drop + a failed ops.batch row, in one commit."""
     batch_id = new_batch_id(feed.name, obj)
-    message = (f"{what} {drop_name} rejected: {reason}. It is not evaluated again; fix: ask {feed.department} to "
-               f"re-deliver it (a new {'manifest' if what == 'drop' else 'file'} is evaluated afresh)")
+    fix = fix or f"ask {feed.department} to re-deliver it"
+    message = (f"{what} {drop_name} rejected: {reason}. It is not evaluated again; fix: {fix} "
+               f"(a new {'manifest' if what == 'drop' else 'file'} is evaluated afresh)")
     with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():  # (table made by _known)
         conn.execute("""insert into ops.rejected_drop (feed, drop_name, sha256, reason) values (%s, %s, %s, %s)
                         on conflict (feed, drop_name, sha256) do nothing""",
@@ -747,7 +750,7 @@ def extract_civil_drops(feed: Feed, warehouse_conninfo: str, directory: Path) ->
             drop = _prepare_drop(feed, found, raw, sha)  # type: ignore[arg-type]
         except _Refuse as exc:
             record_drift_autocommit(warehouse_conninfo, exc.drifts)
-            results.append(_reject(warehouse_conninfo, feed, exc.object, name, sha, exc.reason, "drop"))
+            results.append(_reject(warehouse_conninfo, feed, exc.object, name, sha, exc.reason, "drop", exc.fix))
             rejected.add((name, sha))
             continue
         except _Wait as exc:
@@ -852,24 +855,24 @@ def _petition_object(feed: Feed) -> FeedObject:
 
 
 def _parse_petitions(data: bytes, feed: Feed) -> ET.Element:
-    """The document's root, or _Refuse with the reason in words."""
+    """The document's root, or _Refuse with the reason in words (and the fix, which _reject says once)."""
     fix = f"ask {feed.department} to re-export it"
     try:
         root = DET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except ET.ParseError as exc:
         line, col = getattr(exc, "position", (None, None))
-        raise _Refuse(f"not well-formed XML ({_show(exc, 200)}; line {line}, column {col}). Fix: {fix}") from exc
+        raise _Refuse(f"not well-formed XML ({_show(exc, 200)}; line {line}, column {col})", fix=fix) from exc
     except DTDForbidden as exc:
         raise _Refuse("it contains a DTD (<!DOCTYPE ...>), which is forbidden: a DTD can declare entities that "
-                      f"expand without bound or read local files (entity expansion, external entities). Fix: {fix} "
-                      "without a DOCTYPE") from exc
+                      "expand without bound or read local files (entity expansion, external entities)",
+                      fix=f"{fix} without a DOCTYPE") from exc
     except (EntitiesForbidden, ExternalReferenceForbidden) as exc:
-        raise _Refuse(f"it declares or references entities, which are forbidden ({_show(exc, 200)}). Fix: {fix}") \
-            from exc
+        raise _Refuse(f"it declares or references entities, which are forbidden ({_show(exc, 200)})",
+                      fix=f"{fix} without entity declarations") from exc
     except DefusedXmlException as exc:
-        raise _Refuse(f"forbidden XML construct ({_show(exc, 200)}). Fix: {fix}") from exc
+        raise _Refuse(f"forbidden XML construct ({_show(exc, 200)})", fix=fix) from exc
     except (ValueError, RecursionError, MemoryError) as exc:  # e.g. an encoding expat cannot read
-        raise _Refuse(f"not readable as XML ({type(exc).__name__}: {_show(exc, 200)}). Fix: {fix}") from exc
+        raise _Refuse(f"not readable as XML ({type(exc).__name__}: {_show(exc, 200)})", fix=fix) from exc
     if _local(root.tag) != "petitions":
         raise _Refuse(f"the root element is <{_show(_local(root.tag))}>, not <petitions>: not a petition export")
     return root
@@ -908,7 +911,7 @@ def extract_petition_files(feed: Feed, warehouse_conninfo: str, directory: Path)
                 raise _Refuse(escape)
             records = petition_records(_parse_petitions(data, feed))  # type: ignore[arg-type]
         except _Refuse as exc:
-            results.append(_reject(warehouse_conninfo, feed, obj.name, name, sha, exc.reason, "file"))
+            results.append(_reject(warehouse_conninfo, feed, obj.name, name, sha, exc.reason, "file", exc.fix))
             rejected.add((name, sha))
             continue
         batch_id = new_batch_id(feed.name, obj.name)

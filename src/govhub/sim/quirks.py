@@ -74,16 +74,29 @@ def quirky_name(rng: random.Random, name: str, rates: QuirkRates) -> str:
 
 
 def cn_number(n: int) -> str:
-    """15 -> 十五, 3 -> 三, 120 -> 一百二十 (how clerks write house numbers in words)."""
+    """15 -> 十五, 3 -> 三, 120 -> 一百二十, 1020 -> 一千零二十 (how clerks write house numbers in words); from
+    10,000 on (a city's long roads) clerks write digits."""
     if n < 10:
         return CN_DIGITS[n]
     if n < 20:
         return "十" + (CN_DIGITS[n % 10] if n % 10 else "")
     if n < 100:
         return CN_DIGITS[n // 10] + "十" + (CN_DIGITS[n % 10] if n % 10 else "")
-    rest = n % 100
-    tail = "" if rest == 0 else ("零" + CN_DIGITS[rest] if rest < 10 else CN_DIGITS[rest // 10] + "十" + (CN_DIGITS[rest % 10] if rest % 10 else ""))
-    return CN_DIGITS[n // 100] + "百" + tail
+    if n < 1000:
+        rest = n % 100
+        tail = "" if rest == 0 else ("零" + CN_DIGITS[rest] if rest < 10 else _tens(rest))
+        return CN_DIGITS[n // 100] + "百" + tail
+    if n < 10000:
+        rest = n % 1000
+        tail = ("" if rest == 0 else cn_number(rest) if rest >= 100
+                else "零" + (CN_DIGITS[rest] if rest < 10 else _tens(rest)))
+        return CN_DIGITS[n // 1000] + "千" + tail
+    return str(n)
+
+
+def _tens(n: int) -> str:
+    """10..99 after a hundred or thousand: 一十五, 二十 (the ten's digit is said there)."""
+    return CN_DIGITS[n // 10] + "十" + (CN_DIGITS[n % 10] if n % 10 else "")
 
 
 def quirky_address(rng: random.Random, b: Building, rates: QuirkRates, style: AddressStyle | None = None) -> str:
