@@ -204,7 +204,7 @@ typed_townships as (
 
 -- the village: the longest name that starts the text after the township (or after the county, when what looked
 -- like a township's stem was the start of the village's name)
-village_prefixes as materialized (
+village_prefixes as (
     select x.address, x.after_township, x.text, substr(x.text, 1, l.n) as prefix
     from (
         select address, after_head as text, true as after_township from typed
@@ -244,12 +244,15 @@ named_villages as (
 
 -- an unknown village name (a typo: 洪旗村 for 红旗村): a village of the county one edit away, exactly one, or
 -- exactly one in the township typed
+-- `not exists`, never `not in (select …)`, for "not among these addresses": PostgreSQL hashes a NOT IN list only
+-- while it fits in work_mem; at city scale (943k named addresses) it scanned the list once per address, and this
+-- model ran for hours. An anti-join hashes (and spills) whatever the size.
 unknown_villages as materialized (
     select t.address, t.typed_township,
            substring(t.after_head from '^(.{2,10}?{{ village_words }})') as typed_village,
            substring(t.after_head from '^.{2,10}?{{ village_words }}(.*)$') as rest
     from typed as t
-    where t.address not in (select n.address from named_villages as n)
+    where not exists (select from named_villages as n where n.address = t.address)
 ),
 
 -- the characters of the unknown names and of the villages, and the pairs of them that read alike (seed
@@ -289,6 +292,16 @@ homophone_names as (
     having count(distinct a.pos) = char_length(a.typed_village)
 ),
 
+-- the villages one edit away from each unknown name: per distinct name, not per address (many addresses carry
+-- the same misspelt name; at city scale the per-address join computed the edit distance billions of times)
+edited_names as (
+    select n.typed_village, v.village_code
+    from (select distinct typed_village from unknown_villages where char_length(typed_village) >= 3) as n
+    inner join villages as v
+        on abs(char_length(v.full_name) - char_length(n.typed_village)) <= 1
+       and util.hub_edit_distance(n.typed_village, v.full_name) = 1
+),
+
 -- a homophone of the whole name (tier 1) is stronger evidence than any one-character edit (tier 2)
 repair_options as (
     select u.address, u.rest, v.village_code, v.township_code, 1 as tier
@@ -298,10 +311,8 @@ repair_options as (
     union all
     select u.address, u.rest, v.village_code, v.township_code, 2
     from unknown_villages as u
-    inner join villages as v
-        on abs(char_length(v.full_name) - char_length(u.typed_village)) <= 1
-       and char_length(u.typed_village) >= 3
-       and util.hub_edit_distance(u.typed_village, v.full_name) = 1
+    inner join edited_names as e on e.typed_village = u.typed_village
+    inner join villages as v on v.village_code = e.village_code
     where not exists (select 1 from homophone_names as h
                       where h.typed_village = u.typed_village and h.village_code = v.village_code)
 ),
@@ -420,7 +431,7 @@ placed_prefix as (
            case when method = 'number' and count(distinct building_id) = 1 then min(building_id) end as building_id,
            min(grid_code) as grid_code, min(village_code) as village_code
     from prefix_candidates
-    where address not in (select address from placed_exact)
+    where not exists (select from placed_exact as e where e.address = prefix_candidates.address)
     group by address, method
     having count(distinct grid_code) = 1
 ),
@@ -428,8 +439,8 @@ placed_prefix as (
 -- 3. the closest rests of the village, for addresses neither 1 nor 2 placed
 unplaced as materialized (
     select * from address_parts as a
-    where a.address not in (select address from placed_exact)
-      and a.address not in (select address from placed_prefix)
+    where not exists (select from placed_exact as e where e.address = a.address)
+      and not exists (select from placed_prefix as p where p.address = a.address)
       and a.rest_key <> '|||'
 ),
 
@@ -476,7 +487,7 @@ village_scan as (
     select distinct on (a.address) a.address, v.village_code
     from addresses as a
     inner join villages as v on strpos(a.cleaned, v.full_name) > 0
-    where a.address not in (select address from address_parts)
+    where not exists (select from address_parts as p where p.address = a.address)
     order by a.address, char_length(v.full_name) desc, v.village_code
 ),
 
