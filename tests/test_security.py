@@ -299,7 +299,7 @@ def test_grants_and_policies_are_checked_and_drift_is_refused(county):
             (f"grant select on restricted.restricted_resident to {roles.DASHBOARD}", "dashboard_reader holds SELECT"),
             ("grant select on published.fct_event to public", "PUBLIC holds SELECT"),
             (f"grant usage on schema published to {db.TRANSFORMER}", "may use schema published"),
-            ("alter view staging.stg_police__residents reset (security_invoker)", "not security_invoker"),
+            ("alter view staging.stg_police__key_persons reset (security_invoker)", "not security_invoker"),
             ("drop policy officer_own_feed on ops.quarantine", "ops.quarantine: officer"),
         ]:
             conn.execute("savepoint drift")
