@@ -55,3 +55,17 @@ def test_slowest_nodes_ranks_dbt_nodes_and_totals_them_by_resource_type():
     out = slowest_nodes(nodes, top=3)
     assert [n["node"] for n in out["slowest"]] == ["model.govhub.b", "model.govhub.a", "test.govhub.t2"]
     assert out["by_type"] == {"model": {"nodes": 2, "seconds": 10.25}, "test": {"nodes": 2, "seconds": 1.5}}
+
+
+def test_reuse_refuses_a_county_of_another_scale_and_reports_a_reused_one(hub_env):
+    import pytest
+
+    from govhub.bench import format_results, reused_generation
+
+    # whatever this HUB_HOME holds (nothing, or the tests' tiny county), it is not a city
+    with pytest.raises(RuntimeError, match="not 'city'.*Fix: run the bench without --reuse"):
+        reused_generation("city")
+    reused = {"scale": "city", "seed": 7, "persons": 3_500_003, "reused": True, "simulated_days": 730,
+              "seconds": None, "world_seconds": None, "source_rows_written": None, "peak_rss_mb": None}
+    text = format_results({"scales": {"city": {"generation": reused}}})
+    assert "3,500,003 persons (seed 7), generated before (--reuse)" in text

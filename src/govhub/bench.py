@@ -387,16 +387,36 @@ def _ratio(a: float | None, b: float | None, digits: int = 3) -> float | None:
     return round(a / b, digits) if a is not None and b else None
 
 
-def scale_passes(scale: str, progress: Progress | None = None, build: bool = True) -> dict[str, Any]:
-    """Generate ``scale`` on an empty warehouse, run a full pass, advance the simulator one day, run a daily pass."""
+def reused_generation(scale: str) -> dict[str, Any]:
+    """The county this HUB_HOME's simulator already holds (``hub bench --reuse``), when it is ``scale``."""
+    from govhub.sim import runner
+
+    state = runner.load_state()
+    if state is None or state.scale != scale:
+        raise RuntimeError(f"hub bench --reuse: this HUB_HOME holds {'no county' if state is None else state.scale!r}, "
+                           f"not {scale!r}. Fix: run the bench without --reuse (it generates the county)")
+    with db.connect(runner.TRUTH_DB) as conn:
+        persons = conn.execute("select count(*) from truth_person").fetchone()[0] \
+            if conn.execute("select to_regclass('truth_person')").fetchone()[0] else None
+    return {"scale": scale, "seed": state.seed, "persons": persons, "reused": True, "simulated_days": state.clock_days,
+            "seconds": None, "world_seconds": None, "source_rows_written": None, "peak_rss_mb": None}
+
+
+def scale_passes(scale: str, progress: Progress | None = None, build: bool = True,
+                 reuse: bool = False) -> dict[str, Any]:
+    """Generate ``scale`` on an empty warehouse (``reuse``: take the county already generated, e.g. after a
+    pass that failed for the hub's fault), run a full pass, advance the simulator one day, run a daily pass."""
     from govhub.sim import runner
 
     meter = StageMeter()
-    out: dict[str, Any] = {"scale": scale, "generation": generation(scale, meter, progress)}
-    out["generation"]["peak_rss_mb"] = meter.stages["generate"]["peak_rss_mb"]
+    if reuse:
+        out: dict[str, Any] = {"scale": scale, "generation": reused_generation(scale)}
+    else:
+        out = {"scale": scale, "generation": generation(scale, meter, progress)}
+        out["generation"]["peak_rss_mb"] = meter.stages["generate"]["peak_rss_mb"]
     if not build:
         return out
-    _say(progress, "emptying the warehouse of this HUB_HOME (the county was just regenerated) ...")
+    _say(progress, "emptying the warehouse of this HUB_HOME (a full pass starts from the departments' systems) ...")
     db.drop_warehouse_schemas()
     out["full"] = pipeline_pass("full", scale, progress)
     _say(progress, f"full pass {out['full']['seconds']:.1f}s; the simulator advances one day ...")
@@ -412,7 +432,8 @@ def scale_passes(scale: str, progress: Progress | None = None, build: bool = Tru
     out["linkage_records_per_second"] = round(records / full["linkage_seconds"]) if records and full["linkage_seconds"] else None
     out["gate_over_dbt"] = _ratio(full["gate_seconds"], full["dbt_seconds"])
     out["daily_gate_over_dbt"] = _ratio(daily["gate_seconds"], daily["dbt_seconds"])
-    out["peak_rss_mb"] = max(full["peak_rss_mb"] or 0, daily["peak_rss_mb"] or 0, out["generation"]["peak_rss_mb"])
+    out["peak_rss_mb"] = max(full["peak_rss_mb"] or 0, daily["peak_rss_mb"] or 0,
+                             out["generation"]["peak_rss_mb"] or 0)
     return out
 
 
@@ -422,7 +443,7 @@ FLAT_MEASURES = ("full_seconds", "daily_seconds", "daily_over_full", "linkage_re
 
 
 def run_bench(scale: str = "small", rows: int | None = DEFAULT_ROWS, generate_only: tuple[str, ...] = (),
-              build: bool = True, progress: Progress | None = None) -> dict[str, Any]:
+              build: bool = True, progress: Progress | None = None, reuse: bool = False) -> dict[str, Any]:
     """Full and daily pass on ``scale``, the raw load comparison on its RK_CZRK rows, then full and daily pass
     on each further ``generate_only`` scale (e.g. city); writes ``$HUB_HOME/bench/results.json``."""
     from govhub.sim import justice
@@ -448,7 +469,7 @@ def run_bench(scale: str = "small", rows: int | None = DEFAULT_ROWS, generate_on
                     results[key] = out[key]
         _write(results)
 
-    record(scale, scale_passes(scale, progress, build))
+    record(scale, scale_passes(scale, progress, build, reuse=reuse))
     sample, origin = police_rows(rows)
     # method='multi' runs at ~2,000 rows/s: only "if cheap" (it would take minutes on a county's residents)
     methods = (None, "multi") if len(sample) <= MULTI_MAX_ROWS // 4 else (None,)
@@ -486,8 +507,12 @@ def format_results(results: dict[str, Any]) -> str:
     lines = []
     for scale, out in results.get("scales", {}).items():
         g = out["generation"]
-        lines.append(f"{scale}: {g['persons']:,} persons (seed {g['seed']}), generated in {g['seconds']:.1f}s "
-                     f"({g['source_rows_written']:,} source rows, peak {g['peak_rss_mb']:.0f} MB)")
+        if g.get("reused"):
+            lines.append(f"{scale}: {g['persons'] or 0:,} persons (seed {g['seed']}), generated before (--reuse), "
+                         f"{g['simulated_days']} simulated days")
+        else:
+            lines.append(f"{scale}: {g['persons']:,} persons (seed {g['seed']}), generated in {g['seconds']:.1f}s "
+                         f"({g['source_rows_written']:,} source rows, peak {g['peak_rss_mb']:.0f} MB)")
         for kind in ("full", "daily"):
             p = out.get(kind)
             if not p:

@@ -466,7 +466,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         os.environ.setdefault("DBT_LOG_LEVEL", "warn")
         os.environ.setdefault("DBT_LOG_LEVEL_FILE", "debug")  # (the file follows the console level unless set)
     results = run_bench(args.scale, rows=args.rows, generate_only=tuple(args.generate or ()), build=not args.no_build,
-                        progress=lambda line: print(line, flush=True))
+                        progress=lambda line: print(line, flush=True), reuse=args.reuse)
     print()
     print(format_results(results))
     return 0
@@ -558,6 +558,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--generate", action="append", choices=["tiny", "small", "county", "city"],
                    help="then also generate this scale and run its full and daily pass (repeatable), e.g. --generate city")
     p.add_argument("--no-build", action="store_true", help="generation and raw load only: no pipeline passes")
+    p.add_argument("--reuse", action="store_true",
+                   help="run the passes on the county this HUB_HOME already generated at --scale (no generation: "
+                        "after a pass stopped by the hub's own fault, a city's 7 minutes of generation are kept)")
     p.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

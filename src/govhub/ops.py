@@ -217,6 +217,13 @@ create table if not exists ops.build_run (
     outcome text,                   -- released / taken over (presumed gone: killed, crashed)
     note text
 );
+-- The dbt seeds (dbt_project/seeds: reference data) as last loaded, per seed: a build reloads a seed only when
+-- its file or the seeds' yml changed (govhub.transform.build), not on every run.
+create table if not exists ops.seed_load (
+    seed text primary key,
+    checksum text not null,
+    loaded_at timestamptz not null default now()
+);
 create table if not exists ops.publication (
     version bigserial primary key,
     published_at timestamptz not null default now(),
