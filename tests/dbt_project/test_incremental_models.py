@@ -229,3 +229,36 @@ def test_a_staging_table_follows_a_late_update_a_held_batch_and_its_release(two_
     assert scalar(f"select person_name from {RESIDENTS} where source_record_id = %s", (resident,)) == "王测试"
     assert scalar(f"select count(*) from {RESIDENTS} where source_record_id = %s", (newcomer,)) == 1
     _assert_same_as_full_refresh()
+
+
+def test_a_staging_table_keyed_on_two_columns_keeps_every_record(two_days):
+    """A department whose registry key is two columns: raw _record_key is then not the model's source_record_id.
+    The staging table merges on raw_record_key, so its records are neither re-derived every run nor deleted as
+    vanished, and it still equals a full derivation."""
+    floating = "staging.stg_police__floating_residents"
+    records = scalar(f"select count(*) from {floating}")
+    db.query("""update raw.police__rk_ldrk set _record_key = _record_key || '|' || coalesce(gmsfhm, '')""")
+    try:
+        assert _rebuild()["stg_police__floating_residents"] == records  # every key is new: derived once
+        assert scalar(f"select count(*) from {floating}") == records
+        assert _rebuild()["stg_police__floating_residents"] == 0  # and not again
+        key = scalar(f"select min(raw_record_key) from {floating}")
+        _add_version("police__rk_ldrk", key, "0-test-incremental-two-columns", xm="李测试", gxsj="20991231000000")
+        assert _rebuild()["stg_police__floating_residents"] == 1
+        assert scalar(f"select person_name from {floating} where raw_record_key = %s", (key,)) == "李测试"
+        _assert_same_as_full_refresh()
+    finally:
+        db.query("delete from raw.police__rk_ldrk where _batch_id = '0-test-incremental-two-columns'")
+        db.query("update raw.police__rk_ldrk set _record_key = split_part(_record_key, '|', 1)")
+        _rebuild()
+
+
+def test_rows_derived_with_other_code_are_derived_again(two_days):
+    """A deploy that changes a staging model's code: every stored row was derived with other code, so the run
+    derives every record (the pre-hook drops the old rows first) and equals a full derivation."""
+    records = scalar(f"select count(*) from {RESIDENTS}")
+    db.query(f"update {RESIDENTS} set code_fingerprint = 'other code', person_name = 'stale'")
+    assert _rebuild()["stg_police__residents"] == records
+    assert scalar(f"select count(*) from {RESIDENTS} where person_name = 'stale' or code_fingerprint = 'other code'") == 0
+    assert _rebuild()["stg_police__residents"] == 0
+    _assert_same_as_full_refresh()

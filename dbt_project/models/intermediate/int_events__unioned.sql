@@ -16,9 +16,11 @@
 }}
 
 {#- The code this model's rows depend on: its own SQL and that of its parents (staging, address matching,
-    the taxonomy seed). A changed checksum changes reference_fingerprint, so a deploy that changes how events
-    are parsed or placed rebuilds every event on the next daily run instead of only the new ones. -#}
-{%- set code_checksums = node_checksums() -%}
+    the taxonomy seed), the macros (the `code_fingerprint` var: a staging macro can change an event's fields
+    without a new batch) and the util SQL functions (read in `reference`). A changed part changes
+    reference_fingerprint, so a deploy that changes how events are parsed or placed rebuilds every event on the
+    next daily run instead of only the new ones. -#}
+{%- set code_checksums = [var('code_fingerprint', 'none')] + node_checksums() -%}
 {#- A table built before this model was incremental has none of the bookkeeping columns: rebuild every row. -#}
 {%- set incremental = is_incremental()
     and 'reference_fingerprint' in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
@@ -92,7 +94,8 @@ reference_rows as (
 ),
 
 reference as (
-    select md5('{{ code_checksums | join(",") }}|' || string_agg(kind || ':' || row_text, '|' order by kind, row_text))
+    select md5('{{ code_checksums | join(",") }}|' || {{ util_function_definitions() }} || '|'
+               || string_agg(kind || ':' || row_text, '|' order by kind, row_text))
         as reference_fingerprint
     from reference_rows
 ),

@@ -19,28 +19,16 @@
     )
 }}
 
-{#- The code the rows depend on: this model's SQL and its parents' (node checksums), the staging macros (the
-    `code_fingerprint` var govhub.transform passes: a digest of dbt_project/macros) and the util SQL functions
-    as installed (pg_proc, read below). A change rebuilds every record on the next run. -#}
-{%- set code_checksums = [var('code_fingerprint', 'none')] + node_checksums() -%}
-{#- A table built before this model was incremental has no change_key: rebuild every row. (In a dbt unit test
-    `this` is the name of the fixture, a string.) -#}
+{#- The code the rows depend on (code_fingerprint(): this model's SQL and its parents', the staging macros, the util
+    SQL functions as installed): a change rebuilds every record on the next run. A table built before this model
+    was incremental has no change_key: rebuild every row. (In a dbt unit test `this` is the name of the fixture,
+    a string.) A stored row built with other code makes the whole run a rebuild (rows_of_other_code). -#}
+{%- set reference_fingerprint = code_fingerprint() -%}
 {%- set incremental = is_incremental() and (this is string
     or 'change_key' in (adapter.get_columns_in_relation(this) | map(attribute='name') | list)) -%}
-{#- The fingerprint is read before the model's SQL runs, and a stored row built with other code makes the whole
-    run a rebuild: compared per record inside the branches, a fingerprint the table's statistics have never seen
-    is estimated to match one row, and PostgreSQL planned nested-loop anti-joins (9 minutes at county scale). -#}
-{%- set reference_fingerprint = 'none' -%}
-{%- if execute -%}
-    {%- set installed = run_query("select " ~ util_function_definitions()) -%}
-    {%- set reference_fingerprint = local_md5(code_checksums | join(',') ~ '|' ~ installed.columns[0].values()[0]) -%}
-    {%- if incremental and this is not string -%}
-        {%- set stale = run_query("select exists (select from " ~ this ~ " where reference_fingerprint is distinct from '"
-                                  ~ reference_fingerprint ~ "')") -%}
-        {%- if stale.columns[0].values()[0] -%}
-            {%- set incremental = false -%}
-        {%- endif -%}
-    {%- endif -%}
+{%- if execute and incremental and this is not string
+      and rows_of_other_code(this, 'reference_fingerprint', reference_fingerprint) -%}
+    {%- set incremental = false -%}
 {%- endif -%}
 with
 

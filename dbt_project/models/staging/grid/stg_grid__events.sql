@@ -3,22 +3,11 @@
 {%- set lon = clean_coordinates('util.hub_float(source.lon)', 'util.hub_float(source.lat)', 'extent', 'lon') -%}
 {%- set lat = clean_coordinates('util.hub_float(source.lon)', 'util.hub_float(source.lat)', 'extent', 'lat') -%}
 {#- an incremental table (macros/incremental_staging.sql): one of the largest registers -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='merge',
-        unique_key='source_record_id',
-        on_schema_change='sync_all_columns',
-        post_hook=["{{ drop_vanished_staging_rows(source('grid', 'grid__grid_event'), \"coalesce(util.hub_tstz(updated_at), '-infinity')\") }}",
-                   "{{ analyze_when_rebuilt() }}"],
-    )
-}}
-{%- set state = incremental_staging_state(ref('stg_grid__county_extent')) %}
+{%- set staging = incremental_staging('grid', 'grid__grid_event', "coalesce(util.hub_tstz(updated_at), '-infinity')", also_depends_on='stg_grid__county_extent') %}
 with
 
 source as (
-    select * from ({{ latest_version(source('grid', 'grid__grid_event'), "coalesce(util.hub_tstz(updated_at), '-infinity')") }}) as latest
-    {{ changed_records_only(source('grid', 'grid__grid_event'), "coalesce(util.hub_tstz(updated_at), '-infinity')", state) }}
+    {{ staging.changed_versions }}
 ),
 
 extent as (
@@ -45,8 +34,9 @@ final as (
         {{ unknown_codes([('category_code', 'source.category_code', 'grid_event_category'),
                           ('status', 'source.status', 'grid_event_status'),
                           ('escalation_level', 'source.escalation_level', 'grid_escalation_level')]) }} as unknown_codes,
+        source._record_key as raw_record_key,
         source._batch_id as batch_id,
-        '{{ state.fingerprint }}'::text as code_fingerprint
+        '{{ staging.fingerprint }}'::text as code_fingerprint
     from source
     left join extent on true
 )

@@ -4,22 +4,11 @@
 {#- valid-until is legitimately in the future: only impossible dates go -#}
 {%- set valid_until = clean_date(date8('yxqz')) -%}
 {#- an incremental table (macros/incremental_staging.sql): one of the largest registers -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='merge',
-        unique_key='source_record_id',
-        on_schema_change='sync_all_columns',
-        post_hook=["{{ drop_vanished_staging_rows(source('police', 'police__rk_ldrk'), 'gxsj') }}",
-                   "{{ analyze_when_rebuilt() }}"],
-    )
-}}
-{%- set state = incremental_staging_state() %}
+{%- set staging = incremental_staging('police', 'police__rk_ldrk', 'gxsj') %}
 with
 
 source as (
-    select * from ({{ latest_version(source('police', 'police__rk_ldrk'), 'gxsj') }}) as latest
-    {{ changed_records_only(source('police', 'police__rk_ldrk'), 'gxsj', state) }}
+    {{ staging.changed_versions }}
 ),
 
 final as (
@@ -37,8 +26,9 @@ final as (
         {{ invalid_fields([('source_updated_at', 'gxsj', clean_ts(ts14('gxsj'), '_extracted_at')), ('birth_date', 'csrq', birth_date), ('registered_on', 'djrq', registered_on),
                            ('valid_until', 'yxqz', valid_until)]) }} as invalid_fields,
         {{ unknown_codes(codes) }} as unknown_codes,
+        _record_key as raw_record_key,
         _batch_id as batch_id,
-        '{{ state.fingerprint }}'::text as code_fingerprint
+        '{{ staging.fingerprint }}'::text as code_fingerprint
     from source
 )
 

@@ -7,22 +7,11 @@
 {%- set lon = clean_coordinates(raw_lon, raw_lat, 'extent', 'lon') -%}
 {%- set lat = clean_coordinates(raw_lon, raw_lat, 'extent', 'lat') -%}
 {#- an incremental table (macros/incremental_staging.sql): one of the largest registers -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='merge',
-        unique_key='source_record_id',
-        on_schema_change='sync_all_columns',
-        post_hook=["{{ drop_vanished_staging_rows(source('police', 'police__jq_jjxx'), 'gxsj') }}",
-                   "{{ analyze_when_rebuilt() }}"],
-    )
-}}
-{%- set state = incremental_staging_state(ref('stg_grid__county_extent')) %}
+{%- set staging = incremental_staging('police', 'police__jq_jjxx', 'gxsj', also_depends_on='stg_grid__county_extent') %}
 with
 
 source as (
-    select * from ({{ latest_version(source('police', 'police__jq_jjxx'), 'gxsj') }}) as latest
-    {{ changed_records_only(source('police', 'police__jq_jjxx'), 'gxsj', state) }}
+    {{ staging.changed_versions }}
 ),
 
 extent as (
@@ -48,8 +37,9 @@ final as (
                            ('coordinates', "coalesce(nullif(trim(jd), '0'), nullif(trim(wd), '0'))", lon)]) }}
             as invalid_fields,
         {{ unknown_codes(codes) }} as unknown_codes,
+        source._record_key as raw_record_key,
         source._batch_id as batch_id,
-        '{{ state.fingerprint }}'::text as code_fingerprint
+        '{{ staging.fingerprint }}'::text as code_fingerprint
     from source
     left join extent on true
 )

@@ -3,22 +3,11 @@
 {%- set birth_date = clean_date(date8('csrq'), '_extracted_at') -%}
 {#- an incremental table (macros/incremental_staging.sql): the county's largest register, read by four data
     tests, the quality summaries and the person records on every run -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='merge',
-        unique_key='source_record_id',
-        on_schema_change='sync_all_columns',
-        post_hook=["{{ drop_vanished_staging_rows(source('police', 'police__rk_czrk'), 'gxsj') }}",
-                   "{{ analyze_when_rebuilt() }}"],
-    )
-}}
-{%- set state = incremental_staging_state() %}
+{%- set staging = incremental_staging('police', 'police__rk_czrk', 'gxsj') %}
 with
 
 source as (
-    select * from ({{ latest_version(source('police', 'police__rk_czrk'), 'gxsj') }}) as latest
-    {{ changed_records_only(source('police', 'police__rk_czrk'), 'gxsj', state) }}
+    {{ staging.changed_versions }}
 ),
 
 final as (
@@ -38,8 +27,9 @@ final as (
         {{ clean_ts(ts14('gxsj'), '_extracted_at') }} as source_updated_at,
         {{ invalid_fields([('source_updated_at', 'gxsj', clean_ts(ts14('gxsj'), '_extracted_at')), ('birth_date', 'csrq', birth_date)]) }} as invalid_fields,
         {{ unknown_codes(codes) }} as unknown_codes,
+        _record_key as raw_record_key,
         _batch_id as batch_id,
-        '{{ state.fingerprint }}'::text as code_fingerprint
+        '{{ staging.fingerprint }}'::text as code_fingerprint
     from source
 )
 
