@@ -70,3 +70,45 @@ def test_hub_status_names_what_was_held_and_how_to_release_it(published_county, 
     assert cli.main(["status"]) == 0
     out = capsys.readouterr().out
     assert "health" in out and "hub release" in out
+
+
+def test_a_build_the_machine_stops_holds_no_department(published_county):
+    """PostgreSQL out of temporary space (a city's address matching filled the disk): no department's data caused
+    it, so no feed is held for it, even with new batches waiting; the error names the model and the fix once."""
+    from govhub import pipeline, transform
+    from govhub.extract.registry import load_registry
+    from govhub.sim import runner
+
+    runner.advance(1)
+    for name in load_registry():
+        pipeline.extract(name)
+    pipeline.gate_feeds("test-machine-fault")
+    assert pipeline._new_batches({("police", "RK_CZRK")})  # a batch a data hold would have taken
+    database = scalar("select current_database()")
+    # any statement that needs a temporary file fails, as on a full disk
+    db.query(f'alter database "{database}" set temp_file_limit = 0')
+    db.query(f'alter database "{database}" set work_mem = \'64kB\'')
+    try:
+        with pytest.raises(pipeline.MachineFault) as stopped:
+            pipeline.with_holds(
+                lambda retry: transform.run_dbt(["run", "--full-refresh", "--select", "int_person_records__unioned"]),
+                pipeline._dbt_failures, "test-machine-fault", "build")
+    finally:
+        db.query(f'alter database "{database}" reset temp_file_limit')
+        db.query(f'alter database "{database}" reset work_mem')
+    message = str(stopped.value)
+    assert "temp_file_limit" in message
+    assert message.count("Fix:") == 1 and "Nothing was held" in message
+    assert scalar("select count(*) from ops.batch_hold where run_id = 'test-machine-fault'") == 0
+
+
+def test_machine_faults_are_told_from_data_errors():
+    from govhub.pipeline import machine_fault
+
+    assert machine_fault('could not write to file "base/pgsql_tmp/pgsql_tmp26770.467": No space left on device')
+    assert machine_fault("FATAL: sorry, too many clients already")
+    assert machine_fault('temporary file size exceeds "temp_file_limit" (0kB)')
+    assert machine_fault("ERROR: out of memory DETAIL: Failed on request of size 8192")
+    for data_error in ('invalid input syntax for type date: "2024-13-01"', "date too small (before year 1)",
+                       'duplicate key value violates unique constraint "x_pkey"', "division by zero"):
+        assert machine_fault(data_error) is None

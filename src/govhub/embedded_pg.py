@@ -66,6 +66,7 @@ def start(_restarted: bool = False) -> ServerAddress:
             # server or an immediate shutdown can take longer on a busy machine
             log.warning("embedded PostgreSQL is still starting (crash recovery?); waiting up to %d s", START_WAIT)
     address = _wait_ready(pgdata)
+    _limit_temp_files(address, pgdata)
     if _preload_stat_statements(address):  # a new data directory: once, then restart to load the library
         if _restarted:
             log.warning("pg_stat_statements is configured but did not load; see %s", pgdata / "log")
@@ -101,6 +102,31 @@ def _wait_ready(pgdata: Path) -> ServerAddress:
             return address
         time.sleep(0.2)
     raise RuntimeError(f"embedded PostgreSQL did not become ready; see {pgdata / 'log'}")
+
+
+def temp_file_limit(pgdata: Path) -> str:
+    """The most temporary space one PostgreSQL process may use: ``HUB_PG_TEMP_FILE_LIMIT`` (e.g. ``20GB``, ``-1``
+    for none), else a third of the disk's free space when the server starts. Why: a statement with a bad plan at
+    a city's scale spilled 60 GB of sort files, filled the disk and broke every other process on the machine;
+    with a limit it fails alone, and the build names it as the machine's fault (pipeline.MACHINE_FAULTS)."""
+    configured = os.environ.get("HUB_PG_TEMP_FILE_LIMIT", "").strip()
+    if configured:
+        return configured
+    import shutil
+
+    free_kb = shutil.disk_usage(pgdata).free // 1024
+    return f"{max(1024 * 1024, free_kb // 3)}kB"
+
+
+def _limit_temp_files(address: ServerAddress, pgdata: Path) -> None:
+    import psycopg
+    from psycopg import sql
+
+    limit = temp_file_limit(pgdata)
+    with psycopg.connect(address.conninfo("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("alter system set temp_file_limit = {}").format(sql.Literal(limit)))
+        conn.execute("select pg_reload_conf()")
+    log.info("embedded PostgreSQL: temp_file_limit %s per process (HUB_PG_TEMP_FILE_LIMIT)", limit)
 
 
 def _preload_stat_statements(address: ServerAddress) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -130,6 +131,40 @@ class BuildFailed(RuntimeError):
     """The build failed and holding the new batches of the feeds it read did not help: the hub's own fault."""
 
 
+class MachineFault(BuildFailed):
+    """The build stopped on the machine (disk, memory, connections), not on a department's data: nothing is held."""
+
+
+# What PostgreSQL says when the machine, not a row, stopped a statement (SQLSTATE classes 53 insufficient
+# resources and 08 connection, and temp_file_limit's 53400), with what the data engineer does about it. A
+# department's data cannot cause these, and holding its feed only seems to cure them when the hold makes the
+# build smaller: on a city the first disk-full build held civil, the second grid, and the third built without
+# them. Matched on the message because dbt reports the database error as text.
+MACHINE_FAULTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"No space left on device|could not (?:write|extend|create) .*file", re.I),
+     "free disk space where PostgreSQL writes (its data directory and base/pgsql_tmp), or move it to a larger "
+     "disk; then run again"),
+    (re.compile(r"temporary file size exceeds \W?temp_file_limit", re.I),
+     "the statement needed more temporary space than temp_file_limit allows (HUB_PG_TEMP_FILE_LIMIT for the "
+     "embedded server): raise it if the disk has room, or report the model as a hub bug"),
+    (re.compile(r"out of memory|could not resize shared memory|Cannot allocate memory", re.I),
+     "give PostgreSQL more memory (or lower work_mem / dbt threads); then run again"),
+    (re.compile(r"too many clients|remaining connection slots are reserved|too many connections", re.I),
+     "too many connections: lower dbt threads or raise max_connections; then run again"),
+    (re.compile(r"server closed the connection unexpectedly|terminating connection|connection to server .* failed",
+                re.I),
+     "PostgreSQL stopped or was restarted during the build (see its log); then run again"),
+)
+
+
+def machine_fault(message: str) -> str | None:
+    """The fix for a failure the machine caused (MACHINE_FAULTS), or None for one data or code could cause."""
+    for pattern, fix in MACHINE_FAULTS:
+        if pattern.search(message or ""):
+            return fix
+    return None
+
+
 # built before the Python linkage step, which reads the person records and the buildings their addresses matched
 LINKAGE_INPUTS = "+int_person_records__unioned +int_addresses__matched"
 
@@ -208,6 +243,15 @@ def with_holds(attempt: Callable[[bool], Any], failures_of: Callable[[Exception]
             return attempt(retry)
         except Exception as exc:
             failing = failures_of(exc)
+            faults = [(node, what, fix) for node, what in (failing or [("", str(exc))]) if (fix := machine_fault(what))]
+            if faults:  # no department's batch is suspect: take back what this build held, say the fix once
+                for _, batches in held:
+                    _unhold(run_id, batches)
+                node, what, fix = faults[0]
+                where = f"in {node.split('.')[-1]}" if node else "outside any model (dbt's own queries, or linkage)"
+                raise MachineFault(f"the warehouse {stage} stopped on the machine, not on a department's data, {where}: "
+                                   f"{what.strip()[:400]}\nFix: {fix}. Nothing was held for it"
+                                   f"{' (the holds this build made are taken back)' if held else ''}.") from exc
             if not failing:
                 raise
             signature = "|".join(sorted(f"{node}:{what}" for node, what in failing))
